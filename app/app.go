@@ -1,0 +1,263 @@
+// Package app is the composition root: it loads configuration and wires storage, the provider, the
+// login UI and the admin API into one http.Handler. Tests build the whole server in-process through it.
+package app
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	oidcop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portcullis/portcullis/login"
+	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/throttle"
+)
+
+// App is a wired Portcullis server.
+type App struct {
+	Config   Config
+	Store    *storage.Store
+	Log      *slog.Logger
+	Handler  http.Handler
+	Keys     *op.Keys
+	Provider *op.Provider
+	MFA      *mfa.Service
+	Now      func() time.Time
+}
+
+// Options are the process-level inputs that tests pin.
+type Options struct {
+	Now   func() time.Time // default time.Now
+	Log   *slog.Logger     // default: discard
+	Store *storage.Store   // an already open (and migrated) store; default: open cfg.Database
+}
+
+// New opens (or takes) the database, migrates it, and wires every part.
+func New(ctx context.Context, cfg Config, o Options) (*App, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store}
+	if a.Store == nil {
+		st, err := OpenStore(ctx, cfg, o.Log)
+		if err != nil {
+			return nil, err
+		}
+		a.Store = st
+	}
+	master, err := masterKey(cfg)
+	if err != nil {
+		a.Store.Close()
+		return nil, err
+	}
+	if err := a.wire(ctx, master); err != nil {
+		a.Store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// OpenStore opens the configured database and applies pending migrations.
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*storage.Store, error) {
+	st, err := storage.Open(ctx, cfg.Database, storage.Options{MaxOpenConns: cfg.DatabaseMaxConns}, log)
+	if err != nil {
+		return nil, err
+	}
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n > 0 {
+		log.InfoContext(ctx, "database migrated", "migrations", n, "dialect", st.Dialect())
+	}
+	return st, nil
+}
+
+// masterKey is the configured secret key; in dev mode without one it is generated once and kept
+// beside the SQLite database, so restarts keep tokens and sealed secrets readable.
+func masterKey(cfg Config) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return cfg.secretKeyBytes()
+	}
+	if !cfg.Dev {
+		return nil, errors.New("secret_key is required outside dev mode")
+	}
+	if strings.HasPrefix(cfg.Database, "postgres") {
+		return nil, errors.New("secret_key is required with PostgreSQL (dev mode keeps a generated key only beside a SQLite file)")
+	}
+	path := filepath.Join(filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(cfg.Database, "sqlite://"), "file:")), "portcullis.secret")
+	if b, err := os.ReadFile(path); err == nil {
+		c := cfg
+		c.SecretKey = string(b)
+		return c.secretKeyBytes()
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep dev secret key: %w", err)
+	}
+	return key, nil
+}
+
+func (a *App) wire(ctx context.Context, master []byte) error {
+	cfg := a.Config
+	totpSealer, err := secret.NewSealer(master, "totp")
+	if err != nil {
+		return err
+	}
+	keySealer, err := secret.NewSealer(master, "signing-key")
+	if err != nil {
+		return err
+	}
+	cryptoKey, err := hkdf.Key(sha256.New, master, nil, "portcullis/oidc-crypto", 32)
+	if err != nil {
+		return err
+	}
+	a.Keys = &op.Keys{Store: a.Store, Sealer: keySealer, Now: a.Now}
+	alg, err := op.ParseAlgorithm(cfg.SigningAlgorithm)
+	if err != nil {
+		return err
+	}
+	if err := a.Keys.Ensure(ctx, alg); err != nil {
+		return err
+	}
+	tpl, err := templates.Load(templates.FS)
+	if err != nil {
+		return err
+	}
+	static, err := templates.Static(templates.FS)
+	if err != nil {
+		return err
+	}
+	var ck [32]byte
+	copy(ck[:], cryptoKey)
+	st := &op.Storage{
+		Store: a.Store, Keys: a.Keys, Crypto: oidcop.NewAES256GCMCrypto(ck, "k1"), Now: a.Now, Log: a.Log,
+		LoginURL:       func(id string) string { return "/login/?authRequestID=" + id },
+		AdminAudience:  strings.TrimSuffix(cfg.Issuer, "/") + "/api",
+		AuthRequestTTL: op.DefaultAuthRequestTTL, CodeTTL: op.DefaultCodeTTL,
+		AccessTTL: cfg.AccessTokenTTL.Duration, RefreshTTL: cfg.RefreshTokenTTL.Duration, IDTokenTTL: cfg.IDTokenTTL.Duration,
+	}
+	a.Provider, err = op.New(op.Config{Issuer: cfg.Issuer, CryptoKey: ck, AllowInsecure: strings.HasPrefix(cfg.Issuer, "http://"),
+		LoginPath: "/login/", Log: a.Log}, st)
+	if err != nil {
+		return err
+	}
+	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, Now: a.Now, Rand: rand.Reader, Log: a.Log,
+		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	lh := &login.Handler{
+		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static),
+		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
+		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
+		Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = login.ErrorHandler(tpl, a.Log)
+	e.IPExtractor = echo.ExtractIPDirect()
+	if cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+	lh.Register(e.Group("/login"))
+
+	mux := http.NewServeMux()
+	mux.Handle("/login/", e)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", a.ready)
+	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
+	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
+	mux.Handle("/end_session", lh.EndSession(provider))
+	mux.Handle("/", provider)
+	a.Handler = mux
+	return nil
+}
+
+// ready answers 200 when the database answers and its schema is current.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	if pending, err := a.Store.MigrationsPending(ctx); err != nil || pending {
+		http.Error(w, "migrations pending", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Serve listens on cfg.Listen until ctx ends, then shuts down gracefully: in-flight requests finish.
+// It also sweeps expired rows every few minutes.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	srv := &http.Server{Addr: a.Config.Listen, Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
+	ln, err := listen(ctx, a.Config.Listen)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	go a.sweep(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (a *App) sweep(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.Store.Sweep(ctx, a.Now())
+			if err != nil {
+				a.Log.ErrorContext(ctx, "sweep expired rows", "err", err)
+			} else if n > 0 {
+				a.Log.InfoContext(ctx, "swept expired rows", "rows", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is Portcullis' configuration: a YAML file overridden by PORTCULLIS_* environment variables.
+type Config struct {
+	Listen           string   `yaml:"listen"`
+	Issuer           string   `yaml:"issuer"`
+	Database         string   `yaml:"database"`
+	SecretKey        string   `yaml:"secret_key"` // 32 bytes, base64; required outside dev mode
+	Dev              bool     `yaml:"dev"`
+	LogLevel         string   `yaml:"log_level"`
+	LogFormat        string   `yaml:"log_format"` // json or text
+	SigningAlgorithm string   `yaml:"signing_algorithm"`
+	TrustProxy       bool     `yaml:"trust_proxy"` // take the client address from X-Forwarded-For
+	SessionTTL       Duration `yaml:"session_ttl"`
+	AccessTokenTTL   Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL  Duration `yaml:"refresh_token_ttl"`
+	IDTokenTTL       Duration `yaml:"id_token_ttl"`
+	DatabaseMaxConns int      `yaml:"database_max_conns"`
+	DemoRedirectURI  string   `yaml:"demo_redirect_uri"` // the demo app's callback, for the dev bootstrap
+}
+
+// Duration reads "15m", "720h" and the like.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults: a working server on http://localhost:8080 with the embedded SQLite file.
+func Defaults() Config {
+	return Config{
+		Listen:           ":8080",
+		Issuer:           "http://localhost:8080",
+		Database:         "portcullis.db",
+		Dev:              true,
+		LogLevel:         "info",
+		LogFormat:        "json",
+		SigningAlgorithm: "RS256",
+		SessionTTL:       Duration{12 * time.Hour},
+		AccessTokenTTL:   Duration{15 * time.Minute},
+		RefreshTokenTTL:  Duration{30 * 24 * time.Hour},
+		IDTokenTTL:       Duration{time.Hour},
+		DatabaseMaxConns: 20,
+		DemoRedirectURI:  "http://localhost:9090/callback",
+	}
+}
+
+// LoadConfig reads the defaults, then the YAML file at path (if path is not empty), then the
+// environment. Unknown YAML keys are errors. The result is validated.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// EnvNames lists the environment variables that override the file.
+var envNames = []string{"LISTEN", "ISSUER", "DATABASE", "SECRET_KEY", "DEV", "LOG_LEVEL", "LOG_FORMAT",
+	"SIGNING_ALGORITHM", "TRUST_PROXY", "SESSION_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ID_TOKEN_TTL",
+	"DATABASE_MAX_CONNS", "DEMO_REDIRECT_URI"}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	var errs []error
+	for _, name := range envNames {
+		v := getenv("PORTCULLIS_" + name)
+		if v == "" {
+			continue
+		}
+		if err := c.Set(strings.ToLower(name), v); err != nil {
+			errs = append(errs, fmt.Errorf("PORTCULLIS_%s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Set assigns one setting by its YAML name (used by environment variables and flags).
+func (c *Config) Set(key, v string) error {
+	var err error
+	dur := func(d *Duration) { d.Duration, err = time.ParseDuration(v) }
+	switch key {
+	case "listen":
+		c.Listen = v
+	case "issuer":
+		c.Issuer = v
+	case "database":
+		c.Database = v
+	case "secret_key":
+		c.SecretKey = v
+	case "dev":
+		c.Dev, err = strconv.ParseBool(v)
+	case "log_level":
+		c.LogLevel = v
+	case "log_format":
+		c.LogFormat = v
+	case "signing_algorithm":
+		c.SigningAlgorithm = v
+	case "trust_proxy":
+		c.TrustProxy, err = strconv.ParseBool(v)
+	case "session_ttl":
+		dur(&c.SessionTTL)
+	case "access_token_ttl":
+		dur(&c.AccessTokenTTL)
+	case "refresh_token_ttl":
+		dur(&c.RefreshTokenTTL)
+	case "id_token_ttl":
+		dur(&c.IDTokenTTL)
+	case "database_max_conns":
+		c.DatabaseMaxConns, err = strconv.Atoi(v)
+	case "demo_redirect_uri":
+		c.DemoRedirectURI = v
+	default:
+		return fmt.Errorf("unknown setting %q", key)
+	}
+	return err
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
+	if c.Listen == "" {
+		bad("listen: must not be empty")
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuer: must be an absolute http(s) URL without query or fragment, got %q", c.Issuer)
+	} else if u.Scheme == "http" && !c.Dev && !IsLoopbackHost(u.Hostname()) {
+		bad("issuer: must be https outside dev mode (http is allowed for loopback hosts)")
+	}
+	if c.Database == "" {
+		bad("database: must not be empty")
+	}
+	if c.SecretKey != "" {
+		if _, err := c.secretKeyBytes(); err != nil {
+			bad("secret_key: %v", err)
+		}
+	} else if !c.Dev {
+		bad("secret_key: required outside dev mode (32 random bytes, base64; e.g. `openssl rand -base64 32`)")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level: must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("log_format: must be json or text, got %q", c.LogFormat)
+	}
+	switch c.SigningAlgorithm {
+	case "RS256", "ES256":
+	default:
+		bad("signing_algorithm: must be RS256 or ES256, got %q", c.SigningAlgorithm)
+	}
+	for name, d := range map[string]Duration{"session_ttl": c.SessionTTL, "access_token_ttl": c.AccessTokenTTL,
+		"refresh_token_ttl": c.RefreshTokenTTL, "id_token_ttl": c.IDTokenTTL} {
+		if d.Duration <= 0 {
+			bad("%s: must be positive", name)
+		}
+	}
+	if c.DatabaseMaxConns < 1 {
+		bad("database_max_conns: must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) secretKeyBytes() ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.SecretKey))
+	if err != nil {
+		return nil, errors.New("must be base64")
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("must decode to 32 bytes, got %d", len(b))
+	}
+	return b, nil
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback address.
+func IsLoopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+}

@@ -1,0 +1,167 @@
+// Package login is the sign-in UI (Echo): password, TOTP code, recovery code, TOTP enrolment and
+// sign-out. It records each proven factor on the auth request; whether the request is done is always
+// computed by the provider from those facts and the tenant's policy, never set here.
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/throttle"
+)
+
+// Cookie names.
+const (
+	LoginCookie   = "portcullis_login"   // binds an auth request to the browser that started it
+	SessionCookie = "portcullis_session" // the SSO session
+	CSRFCookie    = "portcullis_csrf"
+)
+
+// Handler serves the login UI. Its fields are its dependencies.
+type Handler struct {
+	Store     *storage.Store
+	MFA       *mfa.Service
+	Passwords *throttle.Limiter // password guessing, per user and per client address
+	Templates *templates.Templates
+	Static    http.FileSystem
+
+	// Evaluate is the provider's verdict on an auth request: done, amr, acr (op.Storage.Evaluate).
+	Evaluate func(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error)
+	// Callback returns the provider's callback URL for a done request.
+	Callback func(r *http.Request, authRequestID string) string
+	// AuthError sends an OAuth error to the app (prompt=none outcomes).
+	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
+
+	Now        func() time.Time
+	Log        *slog.Logger
+	Secure     bool          // cookies get Secure (the issuer is https)
+	SessionTTL time.Duration // SSO session lifetime
+	Issuer     string        // shown as the authenticator's issuer when the tenant has no name
+}
+
+// Register lists every route of the login UI on g (mounted at /login).
+func (h *Handler) Register(g *echo.Group) {
+	g.Use(middleware.BodyLimit("64K"), SecurityHeaders, h.CSRF())
+	g.GET("/", h.start)
+	g.POST("/password", h.password)
+	g.GET("/otp", h.otpPage)
+	g.POST("/otp", h.otp)
+	g.GET("/recovery", h.recoveryPage)
+	g.POST("/recovery", h.recovery)
+	g.GET("/enrol", h.enrolPage)
+	g.POST("/enrol", h.enrol)
+	g.GET("/logout", h.logoutPage)
+	g.POST("/logout", h.logout)
+	g.GET("/logged-out", h.loggedOut)
+	g.GET("/static/*", echo.WrapHandler(http.StripPrefix("/login/static/", http.FileServer(h.Static))))
+}
+
+// CSRF is the double-submit CSRF check for every state-changing form (login and admin pages).
+func (h *Handler) CSRF() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf",
+		CookieName:     CSRFCookie,
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   h.Secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return &PageError{Status: http.StatusForbidden, Heading: "This form has expired",
+				Message: "Go back, reload the page and try again.", Err: err}
+		},
+	})
+}
+
+// SecurityHeaders sets the page policy: no framing, no foreign content, no caching of forms.
+func SecurityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		hd := c.Response().Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "+
+			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if c.Request().URL.Path != "" && !isStatic(c.Request().URL.Path) {
+			hd.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+func isStatic(p string) bool { return len(p) > 14 && p[:14] == "/login/static/" }
+
+// PageError is an error that a person sees as a page.
+type PageError struct {
+	Status           int
+	Heading, Message string
+	Err              error
+}
+
+func (e *PageError) Error() string {
+	if e.Err != nil {
+		return e.Heading + ": " + e.Err.Error()
+	}
+	return e.Heading
+}
+
+func (e *PageError) Unwrap() error { return e.Err }
+
+// ErrorHandler renders errors of the login and admin pages as readable pages; it is the echo
+// HTTPErrorHandler (STYLE rule 11). JSON routes under /api/ get problem details.
+func ErrorHandler(t *templates.Templates, log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, heading, message := http.StatusInternalServerError, "Something went wrong", "Please try again in a moment."
+		var pe *PageError
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &pe):
+			status, heading, message = pe.Status, pe.Heading, pe.Message
+		case errors.As(err, &he):
+			status = he.Code
+			heading = http.StatusText(he.Code)
+			message = ""
+			if status == http.StatusRequestEntityTooLarge {
+				message = "The form you sent is too large."
+			}
+		}
+		if status >= 500 {
+			log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "err", err)
+		} else {
+			log.InfoContext(c.Request().Context(), "request refused", "path", c.Request().URL.Path, "status", status, "err", err)
+		}
+		if len(c.Path()) >= 5 && c.Request().URL.Path[:5] == "/api/" {
+			_ = c.JSON(status, map[string]any{"type": "about:blank", "title": heading, "status": status, "detail": message})
+			return
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+		c.Response().WriteHeader(status)
+		data := templates.ErrorPage{Base: templates.Base{Title: heading}, Status: status, Heading: heading, Message: message}
+		if rerr := t.Render(c.Response(), "error", data); rerr != nil {
+			log.ErrorContext(c.Request().Context(), "render error page", "err", rerr)
+		}
+	}
+}
+
+func (h *Handler) render(c echo.Context, status int, name string, data any) error {
+	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.Response().WriteHeader(status)
+	return h.Templates.Render(c.Response(), name, data)
+}
+
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	return t
+}

@@ -1,0 +1,212 @@
+package mfa
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
+)
+
+// *storage.Store must implement the interface the service declares.
+var _ Store = (*storage.Store)(nil)
+
+// openSQLite opens a migrated store in a fresh SQLite file. It returns the file path too.
+func openSQLite(t *testing.T) (*storage.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.db")
+	return openStore(t, path), path
+}
+
+func openStore(t *testing.T, dsn string) *storage.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.Open(ctx, dsn, storage.Options{}, nil)
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return st
+}
+
+// postgresDSN returns a DSN for a fresh schema on the PostgreSQL server named by PORTCULLIS_TEST_POSTGRES,
+// dropped when the test ends, or skips the test when the variable is not set.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("PORTCULLIS_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("PORTCULLIS_TEST_POSTGRES not set")
+	}
+	ctx := context.Background()
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	schema := "t_" + hex.EncodeToString(rnd[:])
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to postgres: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create schema: %v", err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("connect to postgres: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse PORTCULLIS_TEST_POSTGRES: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// clock is a settable test clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fixture is a service on a real store with one tenant.
+type fixture struct {
+	st     *storage.Store
+	svc    *Service
+	clk    *clock
+	sealer *secret.Sealer
+	tenant storage.Tenant
+}
+
+// t0 is the default test time: the first second of a time step.
+var t0 = time.Unix(Step(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))*Period, 0).UTC()
+
+func newFixture(t *testing.T, st *storage.Store) *fixture {
+	t.Helper()
+	sealer, err := secret.NewSealer(bytes.Repeat([]byte{0x42}, secret.MasterKeySize), "totp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(t0)
+	tenant, err := st.CreateTenant(context.Background(), storage.Tenant{Slug: "acme", Name: "Acme Corp", MFAEnabled: true})
+	if err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	return &fixture{st: st, clk: clk, sealer: sealer, tenant: tenant,
+		svc: &Service{Store: st, Sealer: sealer, Now: clk.Now, Log: testLogger(t)}}
+}
+
+func newSQLiteFixture(t *testing.T) *fixture {
+	st, _ := openSQLite(t)
+	return newFixture(t, st)
+}
+
+func (f *fixture) user(t *testing.T, email string) storage.User {
+	t.Helper()
+	u, err := f.st.CreateUser(context.Background(), storage.User{TenantID: f.tenant.ID, Email: email, Name: email, PasswordHash: "x"})
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	return u
+}
+
+// activate gives user an active authenticator with key, whose last accepted step is lastStep, without
+// going through ConfirmEnrolment (which hashes ten recovery codes).
+func (f *fixture) activate(t *testing.T, user storage.User, key []byte, lastStep int64) storage.Authenticator {
+	t.Helper()
+	ctx := context.Background()
+	sealed, err := f.sealer.Seal(key, []byte(user.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.PutPendingAuthenticator(ctx, storage.Authenticator{UserID: user.ID, TenantID: user.TenantID, SecretSealed: sealed, CreatedAt: f.clk.Now()}); err != nil {
+		t.Fatalf("put pending authenticator: %v", err)
+	}
+	a, err := f.st.AuthenticatorByUser(ctx, user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.ActivateAuthenticator(ctx, a.ID, lastStep, f.clk.Now(), nil); err != nil {
+		t.Fatalf("activate authenticator: %v", err)
+	}
+	a, err = f.st.AuthenticatorByUser(ctx, user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// actions counts the audit events of the fixture's tenant by action. (Events written at one instant of
+// the test clock have no stable order, so tests compare counts.)
+func (f *fixture) actions(t *testing.T) map[string]int {
+	t.Helper()
+	evs, err := f.st.ListAudit(context.Background(), f.tenant.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, ev := range evs {
+		out[ev.Action]++
+	}
+	return out
+}
+
+func mustCode(t *testing.T, key []byte, at time.Time) string {
+	t.Helper()
+	c, err := Code(key, at, Digits, Algorithm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func randomKey(t *testing.T) []byte {
+	t.Helper()
+	k := make([]byte, SecretSize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,0 +1,116 @@
+package mfa
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/portcullis/portcullis/storage"
+)
+
+func TestRequired(t *testing.T) {
+	tests := []struct {
+		name            string
+		tenant, request bool
+		want            bool
+	}{
+		{name: "off", want: false},
+		{name: "tenant policy", tenant: true, want: true},
+		{name: "request demands", request: true, want: true},
+		{name: "both", tenant: true, request: true, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Required(tc.tenant, tc.request); got != tc.want {
+				t.Errorf("Required(%v, %v) = %v, want %v", tc.tenant, tc.request, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFactorPolicy(t *testing.T) {
+	pwd, otp, rec := storage.FactorPassword, storage.FactorOTP, storage.FactorRecoveryCode
+	tests := []struct {
+		name         string
+		factors      []string
+		wantOptional bool // Satisfied(false, ...)
+		wantRequired bool // Satisfied(true, ...)
+		wantAMR      []string
+		wantACR      string
+	}{
+		{name: "nothing", factors: nil, wantAMR: nil, wantACR: ""},
+		{name: "otp without password", factors: []string{otp}, wantAMR: []string{"otp"}, wantACR: ""},
+		{name: "recovery without password", factors: []string{rec}, wantAMR: []string{"kba"}, wantACR: ""},
+		{name: "password", factors: []string{pwd}, wantOptional: true, wantAMR: []string{"pwd"}, wantACR: ACRPassword},
+		{name: "password and otp", factors: []string{pwd, otp}, wantOptional: true, wantRequired: true,
+			wantAMR: []string{"pwd", "otp", "mfa"}, wantACR: ACRMFA},
+		{name: "otp then password", factors: []string{otp, pwd}, wantOptional: true, wantRequired: true,
+			wantAMR: []string{"pwd", "otp", "mfa"}, wantACR: ACRMFA},
+		{name: "password and recovery code", factors: []string{pwd, rec}, wantOptional: true, wantRequired: true,
+			wantAMR: []string{"pwd", "kba", "mfa"}, wantACR: ACRMFA},
+		{name: "duplicates", factors: []string{pwd, pwd, otp, otp}, wantOptional: true, wantRequired: true,
+			wantAMR: []string{"pwd", "otp", "mfa"}, wantACR: ACRMFA},
+		{name: "unknown factor ignored", factors: []string{pwd, "hwk"}, wantOptional: true, wantAMR: []string{"pwd"}, wantACR: ACRPassword},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Satisfied(false, tc.factors); got != tc.wantOptional {
+				t.Errorf("Satisfied(false) = %v, want %v", got, tc.wantOptional)
+			}
+			if got := Satisfied(true, tc.factors); got != tc.wantRequired {
+				t.Errorf("Satisfied(true) = %v, want %v", got, tc.wantRequired)
+			}
+			if got := AMR(tc.factors); !slices.Equal(got, tc.wantAMR) {
+				t.Errorf("AMR = %q, want %q", got, tc.wantAMR)
+			}
+			if got := ACR(tc.factors); got != tc.wantACR {
+				t.Errorf("ACR = %q, want %q", got, tc.wantACR)
+			}
+		})
+	}
+}
+
+func TestDemandsMFA(t *testing.T) {
+	tests := []struct {
+		name string
+		acr  []string
+		want bool
+	}{
+		{name: "none", acr: nil, want: false},
+		{name: "password level", acr: []string{ACRPassword}, want: false},
+		{name: "mfa", acr: []string{ACRMFA}, want: true},
+		{name: "pape multi-factor", acr: []string{"http://schemas.openid.net/pape/policies/2007/06/multi-factor"}, want: true},
+		{name: "among others", acr: []string{"urn:other", ACRMFA}, want: true},
+		{name: "unknown", acr: []string{"urn:other", "0"}, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := DemandsMFA(tc.acr); got != tc.want {
+				t.Errorf("DemandsMFA(%q) = %v, want %v", tc.acr, got, tc.want)
+			}
+		})
+	}
+	if got := ACRValues(); !slices.Equal(got, []string{ACRPassword, ACRMFA}) {
+		t.Errorf("ACRValues = %q", got)
+	}
+}
+
+func TestState(t *testing.T) {
+	tests := []struct {
+		name string
+		a    storage.Authenticator
+		err  error
+		want string
+	}{
+		{name: "not found", err: storage.ErrNotFound, want: "none"},
+		{name: "zero", want: "none"},
+		{name: "pending", a: storage.Authenticator{State: storage.AuthenticatorPending}, want: "pending"},
+		{name: "active", a: storage.Authenticator{State: storage.AuthenticatorActive}, want: "active"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := State(tc.a, tc.err); got != tc.want {
+				t.Errorf("State = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,196 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/throttle"
+)
+
+// wrongCode returns a code that matches no step in now's window.
+func wrongCode(t *testing.T, key []byte, now time.Time) string {
+	t.Helper()
+	for n := 0; n < 1000; n++ {
+		c := fmt.Sprintf("%06d", (n*7919)%1000000)
+		hit := false
+		for d := int64(-1); d <= 1; d++ {
+			if w, _ := codeAt(key, Step(now)+d, Digits, Algorithm); w == c {
+				hit = true
+			}
+		}
+		if !hit {
+			return c
+		}
+	}
+	t.Fatal("no wrong code found")
+	return ""
+}
+
+func TestVerifyLockout(t *testing.T) {
+	ctx := context.Background()
+	f := newSQLiteFixture(t)
+	user := f.user(t, "alice@example.com")
+	other := f.user(t, "bob@example.com")
+	key := randomKey(t)
+	f.activate(t, user, key, Step(t0)-10)
+	otherKey := randomKey(t)
+	f.activate(t, other, otherKey, Step(t0)-10)
+	policy := throttle.OTPPolicy()
+
+	for i := 1; i <= policy.LockoutAt; i++ {
+		// Wait out any short delay, as a patient attacker would.
+		if err := f.svc.Verify(ctx, user, wrongCode(t, key, f.clk.Now()), Meta{}); i < policy.LockoutAt {
+			if !errors.Is(err, ErrInvalidCode) {
+				t.Fatalf("failure %d: Verify = %v, want ErrInvalidCode", i, err)
+			}
+		} else {
+			var le *throttle.LockedError
+			if !errors.As(err, &le) || !le.Lockout {
+				t.Fatalf("failure %d: Verify = %v, want a lockout", i, err)
+			}
+			if want := f.clk.Now().Add(policy.LockoutFor); !le.Until.Equal(want) {
+				t.Errorf("lockout until %v, want %v", le.Until, want)
+			}
+		}
+		if d := policy.LockFor(i); d > 0 && i < policy.LockoutAt {
+			// Within the delay even the right code is refused, with a non-lockout LockedError.
+			err := f.svc.Verify(ctx, user, mustCode(t, key, f.clk.Now()), Meta{})
+			var le *throttle.LockedError
+			if !errors.As(err, &le) || le.Lockout {
+				t.Fatalf("after failure %d: Verify within delay = %v, want a delay", i, err)
+			}
+			f.clk.Advance(d)
+		}
+	}
+	lockedAt := f.clk.Now()
+
+	tests := []struct {
+		name        string
+		after       time.Duration
+		user        storage.User
+		key         []byte
+		wantLockout bool
+	}{
+		{name: "right code during lockout", after: 0, user: user, key: key, wantLockout: true},
+		{name: "right code one second before the end", after: policy.LockoutFor - time.Second, user: user, key: key, wantLockout: true},
+		{name: "other user is not locked", after: time.Second, user: other, key: otherKey},
+		{name: "right code after the lockout", after: policy.LockoutFor, user: user, key: key},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.clk.Set(lockedAt.Add(tc.after))
+			err := f.svc.Verify(ctx, tc.user, mustCode(t, tc.key, f.clk.Now()), Meta{})
+			if tc.wantLockout {
+				var le *throttle.LockedError
+				if !errors.As(err, &le) || !le.Lockout {
+					t.Fatalf("Verify = %v, want lockout", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify = %v, want nil", err)
+			}
+		})
+	}
+	// Success reset the counter: the next failure is a free one again.
+	f.clk.Advance(time.Minute)
+	if err := f.svc.Verify(ctx, user, wrongCode(t, key, f.clk.Now()), Meta{}); !errors.Is(err, ErrInvalidCode) {
+		t.Fatalf("Verify after reset = %v, want ErrInvalidCode", err)
+	}
+	th, err := f.st.Throttle(ctx, throttle.OTPUserKey(user.ID))
+	if err != nil || th.Failures != 1 {
+		t.Fatalf("throttle after reset = %+v, %v; want 1 failure", th, err)
+	}
+	got := f.actions(t)
+	if got[AuditLockout] != 1 || got[AuditCodeRefused] != policy.LockoutAt+1 {
+		t.Errorf("audit actions = %v, want 1 lockout and %d refused", got, policy.LockoutAt+1)
+	}
+	// The password counter is separate and untouched.
+	if th, err := f.st.Throttle(ctx, throttle.PasswordUserKey(user.ID)); err != nil || th.Failures != 0 {
+		t.Errorf("password throttle = %+v, %v; want untouched", th, err)
+	}
+}
+
+func TestVerifyMalformedCounts(t *testing.T) {
+	ctx := context.Background()
+	f := newSQLiteFixture(t)
+	user := f.user(t, "alice@example.com")
+	f.activate(t, user, randomKey(t), Step(t0)-10)
+	for i, code := range []string{"", "abcdef", "12345"} {
+		if err := f.svc.Verify(ctx, user, code, Meta{}); !errors.Is(err, ErrInvalidCode) {
+			t.Fatalf("Verify(%q) = %v, want ErrInvalidCode", code, err)
+		}
+		th, err := f.st.Throttle(ctx, throttle.OTPUserKey(user.ID))
+		if err != nil || th.Failures != i+1 {
+			t.Fatalf("after %q: throttle = %+v, %v; want %d failures", code, th, err, i+1)
+		}
+		f.clk.Advance(time.Hour)
+	}
+}
+
+// TestVerifyConcurrentReplay sends one code from 8 goroutines at once: exactly one may succeed. On
+// PostgreSQL the goroutines are spread over two stores, as two instances would be.
+func TestVerifyConcurrentReplay(t *testing.T) {
+	backends := []struct {
+		name string
+		open func(t *testing.T) []*storage.Store
+	}{
+		{name: "sqlite", open: func(t *testing.T) []*storage.Store {
+			st, _ := openSQLite(t)
+			return []*storage.Store{st}
+		}},
+		{name: "postgres", open: func(t *testing.T) []*storage.Store {
+			dsn := postgresDSN(t)
+			return []*storage.Store{openStore(t, dsn), openStore(t, dsn)}
+		}},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			stores := b.open(t)
+			f := newFixture(t, stores[0])
+			user := f.user(t, "alice@example.com")
+			key := randomKey(t)
+			f.activate(t, user, key, Step(t0)-10)
+			code := mustCode(t, key, f.clk.Now())
+
+			const n = 8
+			errs := make([]error, n)
+			var start, done sync.WaitGroup
+			start.Add(1)
+			for i := range n {
+				svc := &Service{Store: stores[i%len(stores)], Sealer: f.sealer, Now: f.clk.Now, Log: f.svc.Log}
+				done.Go(func() {
+					start.Wait()
+					errs[i] = svc.Verify(ctx, user, code, Meta{})
+				})
+			}
+			start.Done()
+			done.Wait()
+
+			wins := 0
+			for i, err := range errs {
+				var le *throttle.LockedError
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, ErrReplay), errors.As(err, &le):
+				default:
+					t.Errorf("goroutine %d: Verify = %v, want nil, ErrReplay or locked", i, err)
+				}
+			}
+			if wins != 1 {
+				t.Fatalf("%d goroutines succeeded, want exactly 1 (errors: %v)", wins, errs)
+			}
+			a, err := f.st.AuthenticatorByUser(ctx, user.ID)
+			if err != nil || a.LastStep != Step(f.clk.Now()) {
+				t.Fatalf("authenticator = %+v, %v; want last step %d", a, err, Step(f.clk.Now()))
+			}
+		})
+	}
+}

@@ -1,0 +1,198 @@
+package op
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	oidcop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
+)
+
+// KeyStore is what the key manager needs from storage.
+type KeyStore interface {
+	SigningKeys(ctx context.Context, now time.Time) ([]storage.SigningKey, error)
+	AddSigningKey(ctx context.Context, k storage.SigningKey, overlapUntil time.Time) error
+}
+
+// Keys manages the token signing keys: generated on first start, stored with the private part sealed,
+// cached briefly so that a rotation by another instance or the CLI is picked up within seconds.
+type Keys struct {
+	Store  KeyStore
+	Sealer *secret.Sealer
+	Now    func() time.Time
+	TTL    time.Duration // cache lifetime (default 10s)
+
+	mu      sync.Mutex
+	loaded  time.Time
+	signing *signingKey
+	public  []oidcop.Key
+}
+
+type signingKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	key crypto.Signer
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *signingKey) Key() any                                    { return k.key }
+func (k *signingKey) ID() string                                  { return k.id }
+
+type publicKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	key crypto.PublicKey
+}
+
+func (k *publicKey) ID() string                         { return k.id }
+func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *publicKey) Use() string                        { return "sig" }
+func (k *publicKey) Key() any                           { return k.key }
+
+// Supported signing algorithms.
+var supportedAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// ParseAlgorithm accepts "RS256" or "ES256".
+func ParseAlgorithm(s string) (jose.SignatureAlgorithm, error) {
+	for _, a := range supportedAlgs {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("unsupported signing algorithm %q (use RS256 or ES256)", s)
+}
+
+// Ensure creates a signing key if there is none (first start).
+func (k *Keys) Ensure(ctx context.Context, alg jose.SignatureAlgorithm) error {
+	keys, err := k.Store.SigningKeys(ctx, k.Now())
+	if err != nil {
+		return fmt.Errorf("ensure signing key: %w", err)
+	}
+	for _, sk := range keys {
+		if sk.RetiredAt == nil {
+			return nil
+		}
+	}
+	_, err = k.Rotate(ctx, alg, 0)
+	return err
+}
+
+// Rotate makes a new signing key. The previous keys stay published for overlap, which must cover the
+// longest token lifetime so that tokens they signed keep verifying until they expire.
+func (k *Keys) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, overlap time.Duration) (storage.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	id := storage.NewID()[:16]
+	sealed, err := k.Sealer.Seal(der, []byte(id))
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	now := k.Now().UTC()
+	sk := storage.SigningKey{ID: id, Algorithm: string(alg), PrivateSealed: sealed, CreatedAt: now,
+		PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})}
+	if err := k.Store.AddSigningKey(ctx, sk, now.Add(overlap)); err != nil {
+		return storage.SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	k.mu.Lock()
+	k.loaded = time.Time{}
+	k.mu.Unlock()
+	return sk, nil
+}
+
+func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ttl := k.TTL
+	if ttl == 0 {
+		ttl = 10 * time.Second
+	}
+	now := k.Now()
+	if k.signing != nil && now.Sub(k.loaded) < ttl {
+		return k.signing, k.public, nil
+	}
+	keys, err := k.Store.SigningKeys(ctx, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	var signing *signingKey
+	var public []oidcop.Key
+	for _, sk := range keys {
+		block, _ := pem.Decode(sk.PublicPEM)
+		if block == nil {
+			return nil, nil, fmt.Errorf("load signing key %s: bad public key", sk.ID)
+		}
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load signing key %s: %w", sk.ID, err)
+		}
+		alg := jose.SignatureAlgorithm(sk.Algorithm)
+		public = append(public, &publicKey{id: sk.ID, alg: alg, key: pub})
+		if signing == nil && sk.RetiredAt == nil {
+			der, err := k.Sealer.Open(sk.PrivateSealed, []byte(sk.ID))
+			if err != nil {
+				return nil, nil, fmt.Errorf("unseal signing key %s (is the secret key the one it was made with?): %w", sk.ID, err)
+			}
+			priv, err := x509.ParsePKCS8PrivateKey(der)
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse signing key %s: %w", sk.ID, err)
+			}
+			signer, ok := priv.(crypto.Signer)
+			if !ok {
+				return nil, nil, fmt.Errorf("signing key %s is not a signer", sk.ID)
+			}
+			signing = &signingKey{id: sk.ID, alg: alg, key: signer}
+		}
+	}
+	if signing == nil {
+		return nil, nil, errors.New("no signing key: run the server once or 'portcullis keys rotate'")
+	}
+	k.signing, k.public, k.loaded = signing, public, now
+	return signing, public, nil
+}
+
+// SigningKey returns the current signing key.
+func (k *Keys) SigningKey(ctx context.Context) (oidcop.SigningKey, error) {
+	s, _, err := k.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// KeySet returns every published public key.
+func (k *Keys) KeySet(ctx context.Context) ([]oidcop.Key, error) {
+	_, p, err := k.load(ctx)
+	return p, err
+}

@@ -1,0 +1,165 @@
+// Package op is Portcullis' OpenID provider: the zitadel/oidc provider wired to our storage, our signing
+// keys, our discovery document and the MFA gate (an auth request is done only when its recorded factors
+// satisfy the tenant's policy).
+package op
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	oidcop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
+)
+
+// Config configures the provider.
+type Config struct {
+	Issuer        string
+	CryptoKey     [32]byte // encrypts codes and refresh tokens; identical on every instance
+	AllowInsecure bool     // http:// issuer (dev and tests)
+	LoginPath     string   // where the login UI lives, e.g. "/login/"
+	Log           *slog.Logger
+}
+
+// Provider is the mounted provider: Handler serves every OIDC endpoint, OP is the library's provider
+// that the login UI needs for the callback URL and for error redirects.
+type Provider struct {
+	OP      *oidcop.Provider
+	Handler http.Handler
+	Storage *Storage
+}
+
+// New builds the provider over st.
+func New(cfg Config, st *Storage) (*Provider, error) {
+	opts := []oidcop.Option{
+		oidcop.WithCrypto(st.Crypto),
+		oidcop.WithHttpInterceptors(noStore),
+		oidcop.WithCORSOptions(&cors.Options{
+			AllowOriginVaryRequestFunc: func(r *http.Request, origin string) (bool, []string) {
+				return clientOriginAllowed(r.Context(), st.Store, origin), nil
+			},
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedHeaders:   []string{"Authorization", "Content-Type"},
+			AllowCredentials: false,
+		}),
+	}
+	if cfg.AllowInsecure {
+		opts = append(opts, oidcop.WithAllowInsecure())
+	}
+	p, err := oidcop.NewProvider(&oidcop.Config{
+		CryptoKey:                cfg.CryptoKey,
+		DefaultLogoutRedirectURI: strings.TrimSuffix(cfg.LoginPath, "/") + "/logged-out",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedClaims: []string{"sub", "aud", "iss", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
+			"azp", "email", "email_verified", "name", "tenant"},
+		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, AdminScope},
+	}, st, oidcop.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create provider: %w", err)
+	}
+	h := &handler{op: p, st: st}
+	return &Provider{OP: p, Handler: h, Storage: st}, nil
+}
+
+// noStore keeps token, userinfo and discovery answers out of caches (RFC 6749 §5.1).
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handler serves our discovery document, carries the claims parameter of /authorize, and leaves the
+// rest to the library.
+type handler struct {
+	op *oidcop.Provider
+	st *Storage
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case oidc.DiscoveryEndpoint:
+		h.discovery(w, r)
+		return
+	case "/device_authorization":
+		http.NotFound(w, r) // the library mounts it; we do not offer the device flow
+		return
+	case h.op.AuthorizationEndpoint().Relative():
+		if err := r.ParseForm(); err == nil && r.Form.Get("claims") != "" {
+			r = r.WithContext(withClaimsParam(r.Context(), r.Form.Get("claims")))
+		}
+	}
+	h.op.ServeHTTP(w, r)
+}
+
+// discovery advertises exactly what works: the library's defaults list implicit, id_token and
+// jwt-bearer (#924), which we do not offer, and omit acr_values_supported.
+func (h *handler) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := oidcop.ContextWithIssuer(r.Context(), h.op.IssuerFromRequest(r))
+	d := oidcop.CreateDiscoveryConfig(ctx, h.op, h.st)
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery), string(oidc.ResponseModeFormPost)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.TokenEndpointAuthSigningAlgValuesSupported = nil
+	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	d.RequestObjectSigningAlgValuesSupported = nil
+	d.RequestParameterSupported = false
+	d.RequestURIParameterSupported = false
+	d.DeviceAuthorizationEndpoint = ""
+	d.ACRValuesSupported = mfa.ACRValues()
+	d.ClaimsParameterSupported = true // honoured for an essential acr claim
+	d.SubjectTypesSupported = []string{"public"}
+	oidcop.Discover(w, d)
+}
+
+// clientOriginAllowed admits CORS only from the origins of registered redirect URIs.
+func clientOriginAllowed(ctx context.Context, st *storage.Store, origin string) bool {
+	clients, err := st.ListClients(ctx, "")
+	if err != nil {
+		return false
+	}
+	for _, c := range clients {
+		for _, u := range c.RedirectURIs {
+			if pu, err := url.Parse(u); err == nil && pu.Scheme+"://"+pu.Host == origin {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Defaults for token lifetimes.
+const (
+	DefaultAuthRequestTTL = 15 * time.Minute
+	DefaultCodeTTL        = time.Minute
+	DefaultAccessTTL      = 15 * time.Minute
+	DefaultRefreshTTL     = 30 * 24 * time.Hour
+	DefaultIDTokenTTL     = time.Hour
+)
+
+// AuthError ends a login by sending an OAuth error (login_required, interaction_required,
+// access_denied) to the app's registered redirect URI.
+func (p *Provider) AuthError(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error) {
+	oidcop.AuthRequestError(w, r, &authRequest{AuthRequest: a}, err, p.OP)
+}
+
+// CallbackURL is where the login UI sends the browser once the request is done.
+func (p *Provider) CallbackURL(r *http.Request, id string) string {
+	return oidcop.AuthCallbackURL(p.OP)(oidcop.ContextWithIssuer(r.Context(), p.OP.IssuerFromRequest(r)), id)
+}

@@ -1,0 +1,127 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// CreateAuthRequest stores a new auth request.
+func (s *Store) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
+	r := authRequestToRow(a)
+	return translate("create auth request", s.ctx(ctx).Create(&r).Error)
+}
+
+// AuthRequestByID returns the auth request with that id, expired or not (the caller decides).
+func (s *Store) AuthRequestByID(ctx context.Context, id string) (AuthRequest, error) {
+	var r authRequestRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return AuthRequest{}, translate("auth request by id", err)
+	}
+	return authRequestFromRow(r), nil
+}
+
+// BindAuthRequest ties the auth request to one browser (the hash of its login cookie). The first
+// binding wins; binding again with the same hash succeeds, any other hash gets ErrConflict.
+func (s *Store) BindAuthRequest(ctx context.Context, id, browserHash string) error {
+	res := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND browser_hash = ''", id).Update("browser_hash", browserHash)
+	if res.Error != nil {
+		return translate("bind auth request", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	a, err := s.AuthRequestByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.BrowserHash != browserHash {
+		return translate("bind auth request", ErrConflict)
+	}
+	return nil
+}
+
+// RecordLogin sets who is signing in and the factors proven so far, as one compare-and-set against the
+// state the caller read (prev): the same browser, the same or no user, the same factors, and no code
+// issued yet. Anything else is ErrConflict, so a stale or parallel step can never add a factor.
+func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time) error {
+	res := s.ctx(ctx).Model(&authRequestRow{}).
+		Where("id = ? AND browser_hash = ? AND browser_hash <> '' AND user_id = ? AND factors = ? AND code_hash IS NULL AND consumed_at IS NULL",
+			prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors)).
+		Updates(map[string]any{"user_id": userID, "factors": join(factors), "auth_time": utc(authTime)})
+	if res.Error != nil {
+		return translate("record login", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return translate("record login", ErrConflict)
+	}
+	return nil
+}
+
+// SaveAuthCode records the hash of the code issued for the request. It succeeds once per request.
+func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	res := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND code_hash IS NULL AND consumed_at IS NULL", id).
+		Updates(map[string]any{"code_hash": codeHash, "code_expires_at": utc(expiresAt)})
+	if res.Error != nil {
+		return translate("save auth code", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return translate("save auth code", ErrConflict)
+	}
+	return nil
+}
+
+// ConsumeCode marks the code used, atomically, and returns its auth request. A code that was used
+// before returns the request with ErrConflict (so the caller can revoke what it produced); an unknown or
+// expired code returns ErrNotFound.
+func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error) {
+	res := s.ctx(ctx).Model(&authRequestRow{}).
+		Where("code_hash = ? AND code_used_at IS NULL AND consumed_at IS NULL AND code_expires_at > ?", codeHash, utc(now)).
+		Update("code_used_at", utc(now))
+	if res.Error != nil {
+		return AuthRequest{}, translate("consume code", res.Error)
+	}
+	var r authRequestRow
+	if err := s.ctx(ctx).Where("code_hash = ?", codeHash).Take(&r).Error; err != nil {
+		return AuthRequest{}, translate("consume code", err)
+	}
+	a := authRequestFromRow(r)
+	if res.RowsAffected == 1 {
+		return a, nil
+	}
+	if a.CodeUsedAt != nil || a.ConsumedAt != nil {
+		return a, translate("consume code", ErrConflict)
+	}
+	return AuthRequest{}, translate("consume code", ErrNotFound)
+}
+
+// ConsumeAuthRequest marks the request as spent after its tokens were issued; it stays until it
+// expires so that a replayed code can still be traced to the tokens it produced.
+func (s *Store) ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error {
+	err := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND consumed_at IS NULL", id).Update("consumed_at", utc(now)).Error
+	return translate("consume auth request", err)
+}
+
+// DeleteAuthRequest removes the request (a locked-out or cancelled sign-in).
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	return translate("delete auth request", s.ctx(ctx).Where("id = ?", id).Delete(&authRequestRow{}).Error)
+}
+
+// RevokeGrant revokes every access and refresh token that a grant (an auth request or a refresh family)
+// produced. It returns how many tokens it revoked.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, now time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		n = 0
+		res := tx.Model(&accessTokenRow{}).Where("grant_id = ? AND revoked_at IS NULL", grantID).Update("revoked_at", utc(now))
+		if res.Error != nil {
+			return res.Error
+		}
+		n += res.RowsAffected
+		res = tx.Model(&refreshTokenRow{}).Where("grant_id = ? AND revoked_at IS NULL", grantID).Update("revoked_at", utc(now))
+		n += res.RowsAffected
+		return res.Error
+	})
+	return n, translate("revoke grant", err)
+}

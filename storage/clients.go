@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// CreateClient stores a new client; the caller hashes the secret.
+func (s *Store) CreateClient(ctx context.Context, c Client) (Client, error) {
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	r := clientRow{ID: c.ID, TenantID: c.TenantID, Name: c.Name, SecretHash: c.SecretHash, Public: c.Public,
+		RedirectURIs: join(c.RedirectURIs), PostLogoutURIs: join(c.PostLogoutURIs), Grants: join(c.Grants),
+		Scopes: join(c.Scopes), Admin: c.Admin, CreatedAt: utc(c.CreatedAt)}
+	if err := s.ctx(ctx).Create(&r).Error; err != nil {
+		return Client{}, translate("create client", err)
+	}
+	return clientFromRow(r), nil
+}
+
+// ClientByID returns the client with that id.
+func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
+	var r clientRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return Client{}, translate("client by id", err)
+	}
+	return clientFromRow(r), nil
+}
+
+// ListClients returns the tenant's clients ordered by name; an empty tenantID lists all.
+func (s *Store) ListClients(ctx context.Context, tenantID string) ([]Client, error) {
+	var rows []clientRow
+	q := s.ctx(ctx).Order("name, id")
+	if tenantID != "" {
+		q = q.Where("tenant_id = ?", tenantID)
+	}
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate("list clients", err)
+	}
+	out := make([]Client, len(rows))
+	for i, r := range rows {
+		out[i] = clientFromRow(r)
+	}
+	return out, nil
+}
+
+// DeleteClient removes a tenant's client, with its pending auth requests (by cascade).
+func (s *Store) DeleteClient(ctx context.Context, tenantID, id string) error {
+	res := s.ctx(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&clientRow{})
+	if res.Error != nil {
+		return translate("delete client", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return translate("delete client", ErrNotFound)
+	}
+	return nil
+}

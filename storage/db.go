@@ -1,0 +1,184 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Store is the database. Its methods are the repositories; it is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect string
+	log     *slog.Logger
+}
+
+// Options tunes the connection; zero values pick sensible defaults.
+type Options struct {
+	MaxOpenConns     int           // PostgreSQL pool size (default 20)
+	StatementTimeout time.Duration // PostgreSQL statement_timeout (default 10s)
+	BusyTimeout      time.Duration // SQLite busy timeout (default 10s)
+}
+
+// Open connects to the database named by dsn: "postgres://..." or "postgresql://..." opens PostgreSQL;
+// "sqlite://PATH", "file:PATH" or a plain path opens the embedded SQLite file. It does not migrate.
+func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxOpenConns == 0 {
+		opts.MaxOpenConns = 20
+	}
+	if opts.StatementTimeout == 0 {
+		opts.StatementTimeout = 10 * time.Second
+	}
+	if opts.BusyTimeout == 0 {
+		opts.BusyTimeout = 10 * time.Second
+	}
+	cfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	s := &Store{log: log}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect = DialectPostgres
+		s.db, err = gorm.Open(postgres.Open(withStatementTimeout(dsn, opts.StatementTimeout)), cfg)
+	default:
+		s.dialect = DialectSQLite
+		var path string
+		path, err = sqlitePath(dsn)
+		if err != nil {
+			return nil, err
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; the busy timeout turns contention into latency.
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		// The path goes into a file: URI, where '#' and '%' have a meaning: escape it.
+		s.db, err = gorm.Open(sqlite.Open("file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode()), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.dialect, err)
+	}
+	s.sqlDB, err = s.db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.dialect, err)
+	}
+	if s.dialect == DialectSQLite {
+		// One connection serialises writes, so concurrent sign-ins queue instead of failing with
+		// "database is locked"; SQLite reads are fast enough that this is not the bottleneck.
+		s.sqlDB.SetMaxOpenConns(1)
+	} else {
+		s.sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+		s.sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+		s.sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		s.sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)
+	}
+	return s, nil
+}
+
+func sqlitePath(dsn string) (string, error) {
+	p := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if p == "" {
+		return "", errors.New("database: empty SQLite path")
+	}
+	return p, nil
+}
+
+func withStatementTimeout(dsn string, d time.Duration) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // the driver reports the parse error with context
+	}
+	q := u.Query()
+	if q.Get("statement_timeout") == "" {
+		q.Set("statement_timeout", fmt.Sprint(d.Milliseconds()))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Dialect names the database in use ("sqlite" or "postgres").
+func (s *Store) Dialect() string { return s.dialect }
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.sqlDB.PingContext(ctx) }
+
+// inTx runs fn in a transaction and retries it when PostgreSQL (or a distributed PostgreSQL-compatible
+// database) reports a serialization failure or deadlock.
+func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(fn)
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// translate maps gorm errors to our sentinels, keeping the original for the log.
+func translate(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: %w", op, ErrAlreadyExists)
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}
+
+func (s *Store) ctx(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

@@ -1,0 +1,35 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// CreateSession stores a new SSO session (its ID is the hash of the cookie value).
+func (s *Store) CreateSession(ctx context.Context, ss Session) error {
+	if ss.CreatedAt.IsZero() {
+		ss.CreatedAt = time.Now()
+	}
+	r := sessionRow{ID: ss.ID, TenantID: ss.TenantID, UserID: ss.UserID, Factors: join(ss.Factors), AuthTime: utc(ss.AuthTime),
+		CreatedAt: utc(ss.CreatedAt), ExpiresAt: utc(ss.ExpiresAt)}
+	return translate("create session", s.ctx(ctx).Create(&r).Error)
+}
+
+// SessionByID returns the session, expired or not (the caller checks ExpiresAt).
+func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
+	var r sessionRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return Session{}, translate("session by id", err)
+	}
+	return sessionFromRow(r), nil
+}
+
+// DeleteSession ends one session; ending a missing one is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return translate("delete session", s.ctx(ctx).Where("id = ?", id).Delete(&sessionRow{}).Error)
+}
+
+// DeleteUserSessions ends every session of the user.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	return translate("delete user sessions", s.ctx(ctx).Where("user_id = ?", userID).Delete(&sessionRow{}).Error)
+}

@@ -1,0 +1,229 @@
+// Package storage keeps Portcullis' state in a SQL database (embedded SQLite or PostgreSQL) through gorm.
+// It exports plain records and repository methods; gorm rows stay unexported. It knows nothing of HTTP.
+package storage
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict means a compare-and-set lost: the row was changed (or consumed) by someone else.
+	ErrConflict = errors.New("conflict")
+)
+
+// Roles of a user in its tenant.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Factors that a sign-in can prove (RFC 8176 names where one exists).
+const (
+	FactorPassword     = "pwd"
+	FactorOTP          = "otp"
+	FactorRecoveryCode = "rec"
+)
+
+// Authenticator states.
+const (
+	AuthenticatorPending = "pending"
+	AuthenticatorActive  = "active"
+)
+
+// Tenant is an organisation (the "account"): it owns users, clients and the MFA policy.
+type Tenant struct {
+	ID           string
+	Slug         string
+	Name         string
+	MFAEnabled   bool
+	MFAUpdatedAt time.Time // zero until the policy was first changed
+	MFAUpdatedBy string
+	CreatedAt    time.Time
+}
+
+// User signs in with email and password and belongs to exactly one tenant.
+type User struct {
+	ID            string
+	TenantID      string
+	Email         string
+	Name          string
+	PasswordHash  string
+	Role          string
+	Disabled      bool
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// LogValue keeps the password hash out of logs.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", u.ID), slog.String("tenant", u.TenantID), slog.String("role", u.Role))
+}
+
+// Client is an OIDC relying party registered in one tenant.
+type Client struct {
+	ID             string
+	TenantID       string
+	Name           string
+	SecretHash     string // empty for public clients
+	Public         bool
+	RedirectURIs   []string
+	PostLogoutURIs []string
+	Grants         []string
+	Scopes         []string // extra scopes it may ask for beyond the standard OIDC ones
+	Admin          bool     // a service client that may call the admin API of its tenant
+	CreatedAt      time.Time
+}
+
+// HasGrant reports whether the client may use the grant type.
+func (c Client) HasGrant(g string) bool { return slices.Contains(c.Grants, g) }
+
+// LogValue keeps the secret hash out of logs.
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("tenant", c.TenantID))
+}
+
+// AuthRequest is one /authorize call in flight, with the factors proven so far.
+type AuthRequest struct {
+	ID                  string
+	TenantID            string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              *int64
+	LoginHint           string
+	ACRValues           []string
+	UILocales           []string
+	RequireMFA          bool // the app demanded the MFA level (acr_values or an essential acr claim)
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+
+	BrowserHash string // hash of the login cookie that this request is bound to; empty until bound
+
+	UserID   string
+	Factors  []string // proven factors, e.g. ["pwd","otp"]
+	AuthTime time.Time
+
+	CodeHash      string
+	CodeExpiresAt time.Time
+	CodeUsedAt    *time.Time
+	ConsumedAt    *time.Time // tokens were issued; the request can never yield another code
+}
+
+// LogValue keeps state, nonce, challenge and code hash out of logs.
+func (a AuthRequest) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", a.ID), slog.String("client", a.ClientID), slog.String("user", a.UserID), slog.Any("factors", a.Factors))
+}
+
+// Session is a browser's single sign-on session after a completed login.
+type Session struct {
+	ID        string // hash of the cookie value
+	TenantID  string
+	UserID    string
+	Factors   []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessToken is the server-side record of an issued (JWT) access token, for revocation and introspection.
+type AccessToken struct {
+	ID        string
+	GrantID   string // the auth request or refresh family that produced it
+	TenantID  string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	AMR       []string
+	ACR       string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// RefreshToken is stored by hash. Rotation marks the old one used; using a used one revokes its family.
+type RefreshToken struct {
+	ID        string
+	TokenHash string
+	GrantID   string
+	TenantID  string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	AMR       []string
+	ACR       string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+}
+
+// SigningKey is a token signing key; the private part is sealed by the caller before it gets here.
+type SigningKey struct {
+	ID            string
+	Algorithm     string
+	PrivateSealed []byte
+	PublicPEM     []byte
+	CreatedAt     time.Time
+	RetiredAt     *time.Time // set when a newer key took over
+	ExpiresAt     *time.Time // after this the public key is no longer published
+}
+
+// Throttle counts consecutive failures for a key ("pwd:user:ID", "pwd:ip:ADDR", "otp:user:ID").
+type Throttle struct {
+	Key         string
+	Failures    int
+	LockedUntil time.Time
+	UpdatedAt   time.Time
+}
+
+// Authenticator is a user's TOTP secret, sealed.
+type Authenticator struct {
+	ID           string
+	UserID       string
+	TenantID     string
+	SecretSealed []byte
+	State        string
+	LastStep     int64 // the last accepted TOTP time step; codes at or below it are refused
+	CreatedAt    time.Time
+	ConfirmedAt  *time.Time
+	LastUsedAt   *time.Time
+}
+
+// RecoveryCode is one hashed single-use recovery code.
+type RecoveryCode struct {
+	ID        string
+	UserID    string
+	Hash      string
+	CreatedAt time.Time
+	UsedAt    *time.Time
+}
+
+// AuditEvent records a security-relevant change or factor event.
+type AuditEvent struct {
+	ID        string
+	TenantID  string
+	ActorID   string // user or client id; empty for the system
+	Action    string
+	TargetID  string
+	Address   string // client address
+	Detail    map[string]any
+	CreatedAt time.Time
+}

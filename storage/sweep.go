@@ -1,0 +1,37 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Sweep deletes what has expired: auth requests, sessions, tokens, stale throttles and unpublished keys.
+// It returns how many rows went.
+func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
+	now = utc(now)
+	var total int64
+	for _, q := range []struct {
+		model any
+		where string
+		arg   time.Time
+	}{
+		{&authRequestRow{}, "expires_at < ?", now},
+		{&sessionRow{}, "expires_at < ?", now},
+		{&accessTokenRow{}, "expires_at < ?", now},
+		{&refreshTokenRow{}, "expires_at < ?", now},
+		// A counter with no failure for a day and no lock left is forgotten.
+		{&throttleRow{}, "locked_until < ? AND updated_at < ?", now},
+		{&signingKeyRow{}, "expires_at IS NOT NULL AND expires_at < ?", now},
+	} {
+		args := []any{q.arg}
+		if _, ok := q.model.(*throttleRow); ok {
+			args = append(args, now.Add(-24*time.Hour))
+		}
+		res := s.ctx(ctx).Where(q.where, args...).Delete(q.model)
+		if res.Error != nil {
+			return total, translate("sweep", res.Error)
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}

@@ -1,0 +1,136 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// CreateTenant stores a new tenant; ID and CreatedAt are filled in when empty.
+func (s *Store) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
+	if t.ID == "" {
+		t.ID = NewID()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	t.Slug = strings.ToLower(t.Slug)
+	r := tenantRow{ID: t.ID, Slug: t.Slug, Name: t.Name, MFAEnabled: t.MFAEnabled, MFAUpdatedAt: optTime(t.MFAUpdatedAt),
+		MFAUpdatedBy: t.MFAUpdatedBy, CreatedAt: utc(t.CreatedAt)}
+	if err := s.ctx(ctx).Create(&r).Error; err != nil {
+		return Tenant{}, translate("create tenant", err)
+	}
+	return tenantFromRow(r), nil
+}
+
+// TenantByID returns the tenant with that id.
+func (s *Store) TenantByID(ctx context.Context, id string) (Tenant, error) {
+	var r tenantRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return Tenant{}, translate("tenant by id", err)
+	}
+	return tenantFromRow(r), nil
+}
+
+// TenantByRef returns the tenant whose id or slug is ref.
+func (s *Store) TenantByRef(ctx context.Context, ref string) (Tenant, error) {
+	var r tenantRow
+	if err := s.ctx(ctx).Where("id = ? OR slug = ?", ref, strings.ToLower(ref)).Take(&r).Error; err != nil {
+		return Tenant{}, translate("tenant by ref", err)
+	}
+	return tenantFromRow(r), nil
+}
+
+// ListTenants returns every tenant, oldest first.
+func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
+	var rows []tenantRow
+	if err := s.ctx(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, translate("list tenants", err)
+	}
+	out := make([]Tenant, len(rows))
+	for i, r := range rows {
+		out[i] = tenantFromRow(r)
+	}
+	return out, nil
+}
+
+// CountTenants reports how many tenants exist (the dev bootstrap runs on an empty database only).
+func (s *Store) CountTenants(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.ctx(ctx).Model(&tenantRow{}).Count(&n).Error
+	return n, translate("count tenants", err)
+}
+
+// SetMFAPolicy turns the tenant's MFA policy on or off and writes the audit event in the same transaction.
+// It returns the tenant before and after. Setting the value it already has still records who asked.
+func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev AuditEvent) (before, after Tenant, err error) {
+	err = s.inTx(ctx, func(tx *gorm.DB) error {
+		var r tenantRow
+		if err := tx.Where("id = ?", tenantID).Take(&r).Error; err != nil {
+			return translate("set mfa policy", err)
+		}
+		before = tenantFromRow(r)
+		now := time.Now().UTC()
+		if !ev.CreatedAt.IsZero() {
+			now = ev.CreatedAt.UTC()
+		}
+		if err := tx.Model(&tenantRow{}).Where("id = ?", tenantID).Updates(map[string]any{
+			"mfa_enabled": enabled, "mfa_updated_at": now, "mfa_updated_by": ev.ActorID,
+		}).Error; err != nil {
+			return translate("set mfa policy", err)
+		}
+		r.MFAEnabled, r.MFAUpdatedAt, r.MFAUpdatedBy = enabled, &now, ev.ActorID
+		after = tenantFromRow(r)
+		ev.TenantID = tenantID
+		ev.CreatedAt = now
+		if ev.Detail == nil {
+			ev.Detail = map[string]any{}
+		}
+		ev.Detail["old"] = before.MFAEnabled
+		ev.Detail["new"] = enabled
+		return addAudit(tx, ev)
+	})
+	return before, after, err
+}
+
+// AddAudit records one audit event.
+func (s *Store) AddAudit(ctx context.Context, ev AuditEvent) error {
+	return addAudit(s.ctx(ctx), ev)
+}
+
+func addAudit(db *gorm.DB, ev AuditEvent) error {
+	if ev.ID == "" {
+		ev.ID = NewID()
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = time.Now()
+	}
+	detail := []byte("{}")
+	if ev.Detail != nil {
+		var err error
+		if detail, err = json.Marshal(ev.Detail); err != nil {
+			return fmt.Errorf("add audit event: %w", err)
+		}
+	}
+	r := auditEventRow{ID: ev.ID, TenantID: ev.TenantID, ActorID: ev.ActorID, Action: ev.Action, TargetID: ev.TargetID,
+		Address: ev.Address, Detail: string(detail), CreatedAt: utc(ev.CreatedAt)}
+	return translate("add audit event", db.Create(&r).Error)
+}
+
+// ListAudit returns a tenant's audit events, newest first, optionally only those of one action.
+func (s *Store) ListAudit(ctx context.Context, tenantID string, offset, limit int) ([]AuditEvent, error) {
+	var rows []auditEventRow
+	err := s.ctx(ctx).Where("tenant_id = ?", tenantID).Order("created_at DESC, id DESC").Offset(offset).Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, translate("list audit events", err)
+	}
+	out := make([]AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = auditFromRow(r)
+	}
+	return out, nil
+}

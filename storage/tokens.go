@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+func accessTokenToRow(t AccessToken) accessTokenRow {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	return accessTokenRow{ID: t.ID, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID, Subject: t.Subject,
+		Scopes: join(t.Scopes), Audience: join(t.Audience), AMR: join(t.AMR), ACR: t.ACR, AuthTime: optTime(t.AuthTime),
+		CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), RevokedAt: utcPtr(t.RevokedAt)}
+}
+
+func refreshTokenToRow(t RefreshToken) refreshTokenRow {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now()
+	}
+	return refreshTokenRow{ID: t.ID, TokenHash: t.TokenHash, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID,
+		Subject: t.Subject, Scopes: join(t.Scopes), Audience: join(t.Audience), AMR: join(t.AMR), ACR: t.ACR,
+		AuthTime: optTime(t.AuthTime), CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), UsedAt: utcPtr(t.UsedAt),
+		RevokedAt: utcPtr(t.RevokedAt)}
+}
+
+// CreateTokens stores an access token and, when rt is not nil, a refresh token, in one transaction.
+func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshToken) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		ar := accessTokenToRow(at)
+		if err := tx.Create(&ar).Error; err != nil {
+			return translate("create access token", err)
+		}
+		if rt == nil {
+			return nil
+		}
+		rr := refreshTokenToRow(*rt)
+		return translate("create refresh token", tx.Create(&rr).Error)
+	})
+}
+
+// AccessTokenByID returns the access token record.
+func (s *Store) AccessTokenByID(ctx context.Context, id string) (AccessToken, error) {
+	var r accessTokenRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return AccessToken{}, translate("access token by id", err)
+	}
+	return accessTokenFromRow(r), nil
+}
+
+// RevokeAccessToken revokes one access token of the client.
+func (s *Store) RevokeAccessToken(ctx context.Context, id, clientID string, now time.Time) error {
+	res := s.ctx(ctx).Model(&accessTokenRow{}).Where("id = ? AND client_id = ?", id, clientID).
+		Where("revoked_at IS NULL").Update("revoked_at", utc(now))
+	return translate("revoke access token", res.Error)
+}
+
+// RefreshTokenByHash returns the refresh token record whose hash matches.
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (RefreshToken, error) {
+	var r refreshTokenRow
+	if err := s.ctx(ctx).Where("token_hash = ?", hash).Take(&r).Error; err != nil {
+		return RefreshToken{}, translate("refresh token by hash", err)
+	}
+	return refreshTokenFromRow(r), nil
+}
+
+// RotateRefreshToken spends the old refresh token (compare-and-set: unused, unrevoked, unexpired) and
+// stores its successor and the new access token, in one transaction. A token that was already used
+// or revoked gets ErrConflict: the caller treats that as theft and revokes the family.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at AccessToken, rt RefreshToken) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&refreshTokenRow{}).
+			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", oldHash, utc(now)).
+			Update("used_at", utc(now))
+		if res.Error != nil {
+			return translate("rotate refresh token", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return translate("rotate refresh token", ErrConflict)
+		}
+		ar, rr := accessTokenToRow(at), refreshTokenToRow(rt)
+		if err := tx.Create(&ar).Error; err != nil {
+			return translate("rotate refresh token", err)
+		}
+		return translate("rotate refresh token", tx.Create(&rr).Error)
+	})
+}
+
+// RevokeUserTokens revokes every token of the subject (used when an admin resets a user's MFA or disables it).
+func (s *Store) RevokeUserTokens(ctx context.Context, subject string, now time.Time) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(&accessTokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", utc(now)).Error; err != nil {
+			return translate("revoke user tokens", err)
+		}
+		return translate("revoke user tokens",
+			tx.Model(&refreshTokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", utc(now)).Error)
+	})
+}
+
+// RefreshTokenByID returns the refresh token record with that id.
+func (s *Store) RefreshTokenByID(ctx context.Context, id string) (RefreshToken, error) {
+	var r refreshTokenRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return RefreshToken{}, translate("refresh token by id", err)
+	}
+	return refreshTokenFromRow(r), nil
+}

@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// NormalizeEmail is how emails are compared and stored: trimmed and lower case.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func userToRow(u User) userRow {
+	return userRow{ID: u.ID, TenantID: u.TenantID, Email: NormalizeEmail(u.Email), Name: u.Name, PasswordHash: u.PasswordHash,
+		Role: u.Role, Disabled: u.Disabled, EmailVerified: u.EmailVerified, CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt)}
+}
+
+// CreateUser stores a new user. The email is unique within the tenant (ErrAlreadyExists).
+func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now()
+	}
+	u.UpdatedAt = u.CreatedAt
+	if u.Role == "" {
+		u.Role = RoleMember
+	}
+	r := userToRow(u)
+	if err := s.ctx(ctx).Create(&r).Error; err != nil {
+		return User{}, translate("create user", err)
+	}
+	return userFromRow(r), nil
+}
+
+// UserByID returns the user with that id.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	var r userRow
+	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return User{}, translate("user by id", err)
+	}
+	return userFromRow(r), nil
+}
+
+// UserByEmail returns the tenant's user with that email (compared case-insensitively).
+func (s *Store) UserByEmail(ctx context.Context, tenantID, email string) (User, error) {
+	var r userRow
+	if err := s.ctx(ctx).Where("tenant_id = ? AND email = ?", tenantID, NormalizeEmail(email)).Take(&r).Error; err != nil {
+		return User{}, translate("user by email", err)
+	}
+	return userFromRow(r), nil
+}
+
+// ListUsers returns a page of the tenant's users ordered by email.
+func (s *Store) ListUsers(ctx context.Context, tenantID string, offset, limit int) ([]User, error) {
+	var rows []userRow
+	if err := s.ctx(ctx).Where("tenant_id = ?", tenantID).Order("email").Offset(offset).Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate("list users", err)
+	}
+	out := make([]User, len(rows))
+	for i, r := range rows {
+		out[i] = userFromRow(r)
+	}
+	return out, nil
+}
+
+// UpdateUser changes a user inside a transaction: update edits a copy of the current record.
+// The id, tenant and creation time cannot change. A disabled user also loses its sessions.
+func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) error) (User, error) {
+	var out User
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		var r userRow
+		if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+			return translate("update user", err)
+		}
+		u := userFromRow(r)
+		if err := update(&u); err != nil {
+			return err
+		}
+		u.ID, u.TenantID, u.CreatedAt, u.UpdatedAt = r.ID, r.TenantID, r.CreatedAt, time.Now()
+		nr := userToRow(u)
+		if err := tx.Save(&nr).Error; err != nil {
+			return translate("update user", err)
+		}
+		if u.Disabled && !r.Disabled {
+			if err := tx.Where("user_id = ?", id).Delete(&sessionRow{}).Error; err != nil {
+				return translate("update user", err)
+			}
+		}
+		out = userFromRow(nr)
+		return nil
+	})
+	return out, err
+}

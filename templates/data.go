@@ -1,0 +1,117 @@
+package templates
+
+import (
+	"html/template"
+	"time"
+)
+
+// Base is embedded in every page's data.
+type Base struct {
+	Title      string // page title, also <title> as "Title · Portcullis"
+	TenantName string // the organisation being signed in to (may be empty)
+	AppName    string // the app (OIDC client) asking (may be empty)
+	CSRFToken  string // put in every POST form as <input type="hidden" name="_csrf" value="...">
+}
+
+// LoginPage is the data for page "login".
+type LoginPage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// CodePage is the data for page "otp".
+type CodePage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// RecoveryPage is the data for page "recovery".
+type RecoveryPage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// EnrolPage is the data for page "enrol".
+type EnrolPage struct {
+	Base
+	AuthRequestID, Email, Error string
+	QRDataURI                   template.URL // data:image/png;base64,...
+	Secret                      string       // base32 secret, grouped in 4s
+	OTPAuthURI                  template.URL // otpauth://totp/...
+	Issuer                      string
+}
+
+// RecoveryCodesPage is the data for page "recovery_codes".
+type RecoveryCodesPage struct {
+	Base
+	Codes       []string
+	DownloadURI template.URL // data:text/plain;... for the download link
+	ContinueURL string
+}
+
+// ErrorPage is the data for page "error".
+type ErrorPage struct {
+	Base
+	Status                    int
+	Heading, Message, BackURL string
+}
+
+// LockedPage is the data for page "locked".
+type LockedPage struct {
+	Base
+	Until      time.Time
+	RetryIn    string // e.g. "15 minutes"
+	RestartURL string
+}
+
+// InfoPage is the data for page "logged_out".
+type InfoPage struct {
+	Base
+	Heading, Message string
+}
+
+// ConfirmPage is the data for page "confirm": a POST form to Action carrying
+// Fields as hidden inputs.
+type ConfirmPage struct {
+	Base
+	Heading, Message, Action, ConfirmLabel, CancelURL string
+	Danger                                            bool
+	Fields                                            map[string]string
+}
+
+// SettingsPage is the data for page "settings", the tenant admin's security settings.
+type SettingsPage struct {
+	Base
+	TenantRef    string
+	MFAEnabled   bool
+	MFAUpdatedAt time.Time
+	MFAUpdatedBy string
+	Users        []UserRow
+	Events       []EventRow
+	Flash        string
+	AdminEmail   string
+}
+
+// UserRow is one row of the users table on the settings page. MFAState is
+// "none", "pending" or "active".
+type UserRow struct {
+	ID, Email, Name, Role, MFAState string
+	Disabled                        bool
+	EnrolledAt, LastUsed            *time.Time
+}
+
+// EventRow is one row of the recent-activity table on the settings page.
+type EventRow struct {
+	At                                     time.Time
+	Actor, Action, Target, Address, Detail string
+}
+
+// AccountPage is the data for page "account", a user's own security page.
+type AccountPage struct {
+	Base
+	Email, MFAState   string
+	RecoveryCodesLeft int
+	NewCodes          []string
+	DownloadURI       template.URL
+	Flash             string
+}
