@@ -86,9 +86,6 @@ func Load(fsys fs.FS) (*Templates, error) {
 		if t, err = t.ParseFS(fsys, file); err != nil {
 			return nil, fmt.Errorf("templates: parse page %s: %w", name, err)
 		}
-		if t.Lookup("content") == nil && t.Lookup("body") == nil {
-			return nil, fmt.Errorf("templates: page %s defines neither \"content\" nor \"body\"", name)
-		}
 		pages[name] = t
 	}
 

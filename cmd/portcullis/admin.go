@@ -1,6 +1,153 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/app"
+	"github.com/portcullis/portcullis/storage"
+)
 
 // addAdminCommands adds migrate, keys, tenant, user and client.
-func (c *cli) addAdminCommands(root *cobra.Command) {}
+func (c *cli) addAdminCommands(root *cobra.Command) {
+	root.AddCommand(c.migrateCmd(), c.keysCmd(), c.tenantCmd(), c.userCmd(), c.clientCmd())
+}
+
+// Who the CLI is in audit events: it acts for the operator at the console, not for a user.
+const (
+	cliActor   = "cli"
+	cliAddress = "cli"
+)
+
+// checkOutput refuses an --output other than text or json before anything is done.
+func (c *cli) checkOutput() error {
+	switch c.output {
+	case "text", "json":
+		return nil
+	default:
+		return fmt.Errorf("--output must be text or json, got %q", c.output)
+	}
+}
+
+// cliLogger logs warnings and errors only, as text on stderr: stdout is for results.
+func (c *cli) cliLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// withStore loads the configuration, opens (and migrates) the database, runs fn and closes the database.
+func (c *cli) withStore(ctx context.Context, fn func(cfg app.Config, st *storage.Store) error) error {
+	if err := c.checkOutput(); err != nil {
+		return err
+	}
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx, cfg, c.cliLogger())
+	if err != nil {
+		return err
+	}
+	err = fn(cfg, st)
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close database: %w", cerr)
+	}
+	return err
+}
+
+// emit prints v as indented JSON with --output json, or calls text otherwise.
+func (c *cli) emit(v any, text func(w io.Writer) error) error {
+	if c.output == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return text(c.stdout)
+}
+
+// table writes an aligned table: a header row, then one row per record.
+func table(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// tenantByRef finds a tenant by slug or id.
+func tenantByRef(ctx context.Context, st *storage.Store, ref string) (storage.Tenant, error) {
+	if strings.TrimSpace(ref) == "" {
+		return storage.Tenant{}, errors.New("--tenant must name a tenant (its slug or id)")
+	}
+	t, err := st.TenantByRef(ctx, ref)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Tenant{}, fmt.Errorf("tenant %q %w", ref, storage.ErrNotFound)
+	}
+	if err != nil {
+		return storage.Tenant{}, fmt.Errorf("find tenant %q: %w", ref, err)
+	}
+	return t, nil
+}
+
+// maxPasswordLine bounds what --password-stdin reads: the longest password plus a CR LF.
+const maxPasswordLine = maxPasswordLen*4 + 2
+
+// readLine reads exactly one line from r, one byte at a time so that nothing after it is consumed,
+// and drops the trailing "\n" or "\r\n" (as `docker login --password-stdin` does).
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			if b.Len() >= maxPasswordLine {
+				return "", errors.New("the line on standard input is too long")
+			}
+			b.WriteByte(buf[0])
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("read standard input: %w", err)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\r"), nil
+}
+
+// utcPtr returns nil for the zero time, so that JSON omits it.
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// shortTime formats a time for tables.
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
