@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/admin"
 	"github.com/portcullis/portcullis/login"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/op"
@@ -183,9 +184,17 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
+		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
+		CSRF: lh.CSRF(), PageHeaders: login.SecurityHeaders, SessionCookie: login.SessionCookie}
+	ah.RegisterAPI(e.Group("/api/v1"))
+	ah.RegisterPages(e.Group("/admin"))
 
 	mux := http.NewServeMux()
 	mux.Handle("/login/", e)
+	mux.Handle("/admin/", e)
+	mux.Handle("/admin", e)
+	mux.Handle("/api/", e)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
 	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -132,6 +133,9 @@ func ErrorHandler(t *templates.Templates, log *slog.Logger) echo.HTTPErrorHandle
 			status = he.Code
 			heading = http.StatusText(he.Code)
 			message = ""
+			if m, ok := he.Message.(string); ok && status < 500 {
+				message = m
+			}
 			if status == http.StatusRequestEntityTooLarge {
 				message = "The form you sent is too large."
 			}
@@ -141,7 +145,7 @@ func ErrorHandler(t *templates.Templates, log *slog.Logger) echo.HTTPErrorHandle
 		} else {
 			log.InfoContext(c.Request().Context(), "request refused", "path", c.Request().URL.Path, "status", status, "err", err)
 		}
-		if len(c.Path()) >= 5 && c.Request().URL.Path[:5] == "/api/" {
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 			_ = c.JSON(status, map[string]any{"type": "about:blank", "title": heading, "status": status, "detail": message})
 			return
 		}

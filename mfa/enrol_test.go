@@ -144,6 +144,7 @@ func TestQRPNGDecodesToURI(t *testing.T) {
 }
 
 func TestEnrolmentLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newSQLiteFixture(t)
 	user := f.user(t, "alice@example.com")
@@ -238,6 +239,7 @@ func TestEnrolmentLifecycle(t *testing.T) {
 // TestSecretsNotAtRestOrInAudit checks that neither the database row nor the audit trail nor the database
 // files hold the TOTP secret, and that the recovery codes are stored hashed.
 func TestSecretsNotAtRestOrInAudit(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, path := openSQLite(t)
 	f := newFixture(t, st)

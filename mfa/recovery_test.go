@@ -62,6 +62,7 @@ func TestNormaliseRecoveryCode(t *testing.T) {
 }
 
 func TestRecoveryCodes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newSQLiteFixture(t)
 	user, _, codes := f.enrolled(t, "alice@example.com")
@@ -146,6 +147,7 @@ func TestRecoveryCodes(t *testing.T) {
 // TestRecoveryCodesShareOTPThrottle: recovery-code guesses count on the same per-user counter as TOTP
 // codes, so switching factor does not reset the attacker's budget.
 func TestRecoveryCodesShareOTPThrottle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newSQLiteFixture(t)
 	user, key, codes := f.enrolled(t, "alice@example.com")
@@ -177,6 +179,7 @@ func TestRecoveryCodesShareOTPThrottle(t *testing.T) {
 
 // TestRecoveryCodeConcurrentUse: one recovery code sent by several requests at once works once.
 func TestRecoveryCodeConcurrentUse(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newSQLiteFixture(t)
 	user, _, codes := f.enrolled(t, "alice@example.com")

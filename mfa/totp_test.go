@@ -143,6 +143,7 @@ func TestNormaliseCode(t *testing.T) {
 // TestVerifyRFCVectors runs the SHA1 vectors (6 digits) through the real path: an enrolment whose
 // random source yields the RFC seed, confirmed with the t=59 code, then Verify at each later vector time.
 func TestVerifyRFCVectors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newSQLiteFixture(t)
 	f.svc.Rand = io.MultiReader(bytes.NewReader(seedSHA1), rand.Reader)

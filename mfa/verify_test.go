@@ -136,6 +136,7 @@ func TestVerifyMalformedCounts(t *testing.T) {
 // TestVerifyConcurrentReplay sends one code from 8 goroutines at once: exactly one may succeed. On
 // PostgreSQL the goroutines are spread over two stores, as two instances would be.
 func TestVerifyConcurrentReplay(t *testing.T) {
+	t.Parallel()
 	backends := []struct {
 		name string
 		open func(t *testing.T) []*storage.Store

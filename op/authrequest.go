@@ -76,12 +76,12 @@ type refreshRequest struct {
 
 var _ oidcop.RefreshTokenRequest = (*refreshRequest)(nil)
 
-func (r *refreshRequest) GetAMR() []string             { return r.rt.AMR }
-func (r *refreshRequest) GetAudience() []string        { return r.rt.Audience }
-func (r *refreshRequest) GetAuthTime() time.Time       { return r.rt.AuthTime }
-func (r *refreshRequest) GetClientID() string          { return r.rt.ClientID }
-func (r *refreshRequest) GetScopes() []string          { return r.rt.Scopes }
-func (r *refreshRequest) GetSubject() string           { return r.rt.Subject }
+func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
+func (r *refreshRequest) GetAudience() []string       { return r.rt.Audience }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.rt.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.rt.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.rt.Scopes }
+func (r *refreshRequest) GetSubject() string          { return r.rt.Subject }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.rt.Scopes = s }
 
 func (r *refreshRequest) facts() tokenFacts {

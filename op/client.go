@@ -25,10 +25,10 @@ type client struct {
 
 var _ oidcop.Client = (*client)(nil)
 
-func (c *client) GetID() string                   { return c.c.ID }
-func (c *client) RedirectURIs() []string          { return c.c.RedirectURIs }
+func (c *client) GetID() string                    { return c.c.ID }
+func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
 func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutURIs }
-func (c *client) LoginURL(id string) string       { return c.loginURL(id) }
+func (c *client) LoginURL(id string) string        { return c.loginURL(id) }
 func (c *client) AccessTokenType() oidcop.AccessTokenType {
 	return oidcop.AccessTokenTypeJWT
 }
@@ -89,6 +89,9 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 
 // IsScopeAllowed admits the extra (non-OIDC) scopes registered for the client.
 func (c *client) IsScopeAllowed(scope string) bool {
+	if scope == AdminScope {
+		return true // asked for by any client; granted at sign-in to the tenant's admins only
+	}
 	for _, s := range c.c.Scopes {
 		if s == scope {
 			return true

@@ -348,7 +348,9 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 }
 
 // SigningKey returns the current signing key.
-func (s *Storage) SigningKey(ctx context.Context) (oidcop.SigningKey, error) { return s.Keys.SigningKey(ctx) }
+func (s *Storage) SigningKey(ctx context.Context) (oidcop.SigningKey, error) {
+	return s.Keys.SigningKey(ctx)
+}
 
 // SignatureAlgorithms lists the algorithms of the published keys.
 func (s *Storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {

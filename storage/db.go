@@ -182,3 +182,11 @@ func translate(op string, err error) error {
 }
 
 func (s *Store) ctx(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// InTx runs fn with a Store bound to one transaction: every method called on it commits or rolls back
+// together (retried on serialization failures). Use it to write a change and its audit event at once.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log})
+	})
+}

@@ -18,6 +18,7 @@ type Browser struct {
 	T      testing.TB
 	Client *http.Client
 	Jar    http.CookieJar
+	host   string // the issuer's host:port, where navigation stays
 }
 
 // Page is what a navigation ended on.
@@ -33,7 +34,7 @@ type Page struct {
 func (e *Env) NewBrowser() *Browser {
 	jar, _ := cookiejar.New(nil)
 	host := e.Host()
-	b := &Browser{T: e.T, Jar: jar}
+	b := &Browser{T: e.T, Jar: jar, host: host}
 	b.Client = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host != host {
 			return http.ErrUseLastResponse
@@ -41,6 +42,35 @@ func (e *Env) NewBrowser() *Browser {
 		return nil
 	}}
 	return b
+}
+
+// Rebase sends every later request of this browser for the issuer's host to the server of other (an
+// instance started with the same issuer, see Env.Second), the way a load balancer would pick another
+// instance: URLs, cookies and redirects still name the issuer, only the connection goes elsewhere.
+func (b *Browser) Rebase(other *Env) {
+	b.Client.Transport = Rebased(b.host, other)
+}
+
+// Rebased returns a transport that connects to other's server for requests addressed to host, and
+// sends everything else as usual.
+func Rebased(host string, other *Env) http.RoundTripper {
+	return rebaseTransport{from: host, to: other.Server.Listener.Addr().String()}
+}
+
+type rebaseTransport struct{ from, to string }
+
+func (rt rebaseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != rt.from {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Host = rt.to
+	r2.Host = rt.from
+	resp, err := http.DefaultTransport.RoundTrip(r2)
+	if resp != nil {
+		resp.Request = r // the page's URL names the issuer, not the instance
+	}
+	return resp, err
 }
 
 // Get navigates to u.

@@ -28,6 +28,13 @@ const (
 	cliAddress = "cli"
 )
 
+// group makes a command that only holds subcommands: alone it prints its help, and an unknown
+// subcommand is an error (cobra otherwise prints the help and succeeds).
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
+}
+
 // checkOutput refuses an --output other than text or json before anything is done.
 func (c *cli) checkOutput() error {
 	switch c.output {

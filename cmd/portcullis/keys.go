@@ -47,7 +47,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 }
 
 func (c *cli) keysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage token signing keys", Args: cobra.NoArgs}
+	cmd := group("keys", "Manage token signing keys")
 	cmd.AddCommand(c.keysRotateCmd())
 	return cmd
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func (c *cli) tenantCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (organisations) and their MFA policy", Args: cobra.NoArgs}
+	cmd := group("tenant", "Manage tenants (organisations) and their MFA policy")
 	cmd.AddCommand(c.tenantCreateCmd(), c.tenantListCmd(), c.tenantSetMFACmd())
 	return cmd
 }

@@ -26,7 +26,7 @@ const (
 )
 
 func (c *cli) userCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage the users of a tenant", Args: cobra.NoArgs}
+	cmd := group("user", "Manage the users of a tenant")
 	cmd.AddCommand(c.userCreateCmd(), c.userListCmd(), c.userResetMFACmd(), c.userSetRoleCmd(),
 		c.userSetDisabledCmd("disable", true), c.userSetDisabledCmd("enable", false))
 	return cmd

@@ -1,0 +1,102 @@
+// Package admin is the tenant admin surface: a JSON API under /api/v1 (bearer tokens issued by this
+// provider) and the account-settings pages under /admin (the browser's SSO session). Only admins of a
+// tenant may change it, and every change is written with its audit event in one transaction.
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/templates"
+)
+
+// Handler serves the admin API and pages. Its fields are its dependencies.
+type Handler struct {
+	Store     *storage.Store
+	MFA       *mfa.Service
+	Templates *templates.Templates
+	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
+	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
+	Audience    string // the admin API's audience
+	Issuer      string
+	Now         func() time.Time
+	Log         *slog.Logger
+	// Pages: the login UI's CSRF and page headers, and the session cookie name.
+	CSRF          echo.MiddlewareFunc
+	PageHeaders   echo.MiddlewareFunc
+	SessionCookie string
+}
+
+// RegisterAPI lists the JSON API routes (mounted at /api/v1).
+func (h *Handler) RegisterAPI(g *echo.Group) {
+	g.Use(middleware.BodyLimit("64K"), noStore)
+	g.GET("/openapi.json", h.openAPI)
+	t := g.Group("/tenants/:tenant", h.bearer)
+	t.GET("/mfa-policy", h.getPolicy)
+	t.PUT("/mfa-policy", h.putPolicy)
+	t.GET("/users", h.listUsers)
+	t.POST("/users", h.createUser)
+	t.PATCH("/users/:user", h.patchUser)
+	t.DELETE("/users/:user/mfa", h.resetMFA)
+	t.GET("/clients", h.listClients)
+	t.POST("/clients", h.createClient)
+	t.DELETE("/clients/:client", h.deleteClient)
+	t.GET("/audit-events", h.listAudit)
+}
+
+// RegisterPages lists the account-settings pages (mounted at /admin).
+func (h *Handler) RegisterPages(g *echo.Group) {
+	g.Use(middleware.BodyLimit("64K"), h.PageHeaders, h.CSRF)
+	g.GET("", h.home)
+	g.GET("/", h.home)
+	g.GET("/signin", h.signin)
+	g.GET("/callback", h.callback)
+	s := g.Group("/settings", h.session)
+	s.GET("", h.home)
+	s.GET("/security", h.settings)
+	s.GET("/security/mfa/confirm", h.confirmPolicy)
+	s.POST("/security/mfa", h.setPolicyForm)
+	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset)
+	s.POST("/users/:user/reset-mfa", h.resetMFAForm)
+}
+
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// actor is who is calling, after authentication.
+type actor struct {
+	id      string // user or client id
+	email   string // for users
+	tenant  storage.Tenant
+	service bool
+}
+
+const actorKey = "portcullis.admin.actor"
+
+func actorOf(c echo.Context) actor { a, _ := c.Get(actorKey).(actor); return a }
+
+func (h *Handler) audit(c echo.Context, action, target string, detail map[string]any) storage.AuditEvent {
+	a := actorOf(c)
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	if a.email != "" {
+		detail["actor_email"] = a.email
+	}
+	return storage.AuditEvent{TenantID: a.tenant.ID, ActorID: a.id, Action: action, TargetID: target,
+		Address: c.RealIP(), Detail: detail, CreatedAt: h.Now()}
+}
+
+func (h *Handler) ctx(c echo.Context) context.Context { return c.Request().Context() }

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/app"
+	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
+)
+
+func (c *cli) clientCmd() *cobra.Command {
+	cmd := group("client", "Manage OIDC clients (relying parties)")
+	cmd.AddCommand(c.clientCreateCmd(), c.clientListCmd())
+	return cmd
+}
+
+// clientJSON is a client as the CLI prints it. Secret is set only by create, once; the hash never is.
+type clientJSON struct {
+	ID             string    `json:"id"`
+	Secret         string    `json:"secret,omitempty"`
+	TenantID       string    `json:"tenant_id"`
+	Name           string    `json:"name"`
+	Public         bool      `json:"public"`
+	RedirectURIs   []string  `json:"redirect_uris"`
+	PostLogoutURIs []string  `json:"post_logout_uris"`
+	Grants         []string  `json:"grants"`
+	Scopes         []string  `json:"scopes"`
+	Admin          bool      `json:"admin"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func toClientJSON(cl storage.Client) clientJSON {
+	nonNil := func(l []string) []string {
+		if l == nil {
+			return []string{}
+		}
+		return l
+	}
+	return clientJSON{ID: cl.ID, TenantID: cl.TenantID, Name: cl.Name, Public: cl.Public, RedirectURIs: nonNil(cl.RedirectURIs),
+		PostLogoutURIs: nonNil(cl.PostLogoutURIs), Grants: nonNil(cl.Grants), Scopes: nonNil(cl.Scopes), Admin: cl.Admin,
+		CreatedAt: cl.CreatedAt.UTC()}
+}
+
+// validateRedirectURI accepts an absolute https URI without a fragment; http only for a loopback host
+// (127.0.0.1, [::1], localhost) on any port, as native and development apps need (RFC 8252 section 7.3).
+func validateRedirectURI(flag, raw string) error {
+	if raw == "" || strings.ContainsAny(raw, " \t\r\n") {
+		return fmt.Errorf("%s %q must be a URI without spaces", flag, raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s %q is not a valid URI: %w", flag, raw, err)
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("%s %q must be an absolute URI with a host", flag, raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%s %q must not have a fragment", flag, raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !app.IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("%s %q must use https (http is allowed only for 127.0.0.1, [::1] and localhost)", flag, raw)
+		}
+	default:
+		return fmt.Errorf("%s %q must use https, got scheme %q", flag, raw, u.Scheme)
+	}
+	return nil
+}
+
+// clientSpec holds the flags of `client create`.
+type clientSpec struct {
+	tenant, name                         string
+	redirectURIs, postLogoutURIs, grants []string
+	scopes                               []string
+	public, admin                        bool
+}
+
+// validate checks the flags and fills in the default grants.
+func (s *clientSpec) validate() error {
+	s.name = strings.TrimSpace(s.name)
+	if s.name == "" {
+		return errors.New("--name must not be empty")
+	}
+	if len(s.grants) == 0 {
+		s.grants = []string{op.GrantAuthorizationCode, op.GrantRefreshToken}
+	}
+	var grants []string
+	for _, g := range s.grants {
+		switch g {
+		case op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantClientCredentials:
+		default:
+			return fmt.Errorf("--grant must be %s, %s or %s, got %q", op.GrantAuthorizationCode, op.GrantRefreshToken,
+				op.GrantClientCredentials, g)
+		}
+		if !slices.Contains(grants, g) {
+			grants = append(grants, g)
+		}
+	}
+	s.grants = grants
+	code := slices.Contains(grants, op.GrantAuthorizationCode)
+	credentials := slices.Contains(grants, op.GrantClientCredentials)
+	if slices.Contains(grants, op.GrantRefreshToken) && !code {
+		return fmt.Errorf("the %s grant needs the %s grant", op.GrantRefreshToken, op.GrantAuthorizationCode)
+	}
+	if code && len(s.redirectURIs) == 0 {
+		return fmt.Errorf("the %s grant needs at least one --redirect-uri", op.GrantAuthorizationCode)
+	}
+	for _, u := range s.redirectURIs {
+		if err := validateRedirectURI("--redirect-uri", u); err != nil {
+			return err
+		}
+	}
+	for _, u := range s.postLogoutURIs {
+		if err := validateRedirectURI("--post-logout-uri", u); err != nil {
+			return err
+		}
+	}
+	for _, sc := range s.scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n\"\\") {
+			return fmt.Errorf("--scope %q must be one non-empty scope token without spaces, quotes or backslashes", sc)
+		}
+	}
+	if s.public && credentials {
+		return fmt.Errorf("a public client cannot use the %s grant: it has no secret to authenticate with", op.GrantClientCredentials)
+	}
+	if s.public && s.admin {
+		return errors.New("a public client cannot be an --admin client: it has no secret to authenticate with")
+	}
+	if s.admin && !credentials {
+		return fmt.Errorf("an --admin client needs the %s grant (add --grant %s)", op.GrantClientCredentials, op.GrantClientCredentials)
+	}
+	return nil
+}
+
+func (c *cli) clientCreateCmd() *cobra.Command {
+	var s clientSpec
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Register a client; a confidential client's secret is printed once",
+		Example: `  portcullis client create --tenant acme --name "Acme CRM" --redirect-uri https://crm.acme.example/callback
+  portcullis client create --tenant acme --name CLI --public --redirect-uri http://127.0.0.1/callback
+  portcullis client create --tenant acme --name provisioner --grant client_credentials --admin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := s.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
+				t, err := tenantByRef(ctx, st, s.tenant)
+				if err != nil {
+					return err
+				}
+				var plain, hash string
+				if !s.public {
+					plain = secret.RandomToken(32)
+					if hash, err = secret.HashPassword(plain); err != nil {
+						return err
+					}
+				}
+				cl, err := st.CreateClient(ctx, storage.Client{TenantID: t.ID, Name: s.name, SecretHash: hash, Public: s.public,
+					RedirectURIs: s.redirectURIs, PostLogoutURIs: s.postLogoutURIs, Grants: s.grants, Scopes: s.scopes,
+					Admin: s.admin, CreatedAt: time.Now()})
+				if err != nil {
+					return fmt.Errorf("create client %q: %w", s.name, err)
+				}
+				out := toClientJSON(cl)
+				out.Secret = plain
+				return c.emit(out, func(w io.Writer) error {
+					kind := "confidential"
+					if cl.Public {
+						kind = "public"
+					}
+					fmt.Fprintf(w, "created %s client %q in tenant %s\n  id      %s\n", kind, cl.Name, t.Slug, cl.ID)
+					if plain != "" {
+						fmt.Fprintf(w, "  secret  %s\nThe secret is shown only now: store it safely.\n", plain)
+					}
+					return nil
+				})
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.tenant, "tenant", "", "tenant slug or id (required)")
+	f.StringVar(&s.name, "name", "", "display name, shown on the login page (required)")
+	f.StringArrayVar(&s.redirectURIs, "redirect-uri", nil, "allowed redirect URI; repeat for more (required for authorization_code)")
+	f.StringArrayVar(&s.postLogoutURIs, "post-logout-uri", nil, "allowed post-logout redirect URI; repeat for more")
+	f.StringArrayVar(&s.grants, "grant", nil, "authorization_code, refresh_token or client_credentials; repeat for more (default: authorization_code and refresh_token)")
+	f.StringArrayVar(&s.scopes, "scope", nil, "an extra scope the client may ask for; repeat for more")
+	f.BoolVar(&s.public, "public", false, "a public client (native or single-page app): no secret, PKCE only")
+	f.BoolVar(&s.admin, "admin", false, "a service client that may call the tenant's admin API (needs client_credentials)")
+	_ = cmd.MarkFlagRequired("tenant")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func (c *cli) clientListCmd() *cobra.Command {
+	var ref string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List clients, of one tenant or of all (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
+				tenantID := ""
+				if cmd.Flags().Changed("tenant") {
+					t, err := tenantByRef(ctx, st, ref)
+					if err != nil {
+						return err
+					}
+					tenantID = t.ID
+				}
+				cls, err := st.ListClients(ctx, tenantID)
+				if err != nil {
+					return fmt.Errorf("list clients: %w", err)
+				}
+				ts, err := st.ListTenants(ctx)
+				if err != nil {
+					return fmt.Errorf("list clients: %w", err)
+				}
+				slugs := make(map[string]string, len(ts))
+				for _, t := range ts {
+					slugs[t.ID] = t.Slug
+				}
+				out := make([]clientJSON, len(cls))
+				rows := make([][]string, len(cls))
+				for i, cl := range cls {
+					out[i] = toClientJSON(cl)
+					kind := "confidential"
+					if cl.Public {
+						kind = "public"
+					}
+					if cl.Admin {
+						kind += ",admin"
+					}
+					rows[i] = []string{cl.ID, dash(slugs[cl.TenantID]), cl.Name, kind, dash(strings.Join(cl.Grants, ",")),
+						dash(strings.Join(cl.RedirectURIs, " "))}
+				}
+				return c.emit(out, func(w io.Writer) error {
+					return table(w, []string{"ID", "TENANT", "NAME", "TYPE", "GRANTS", "REDIRECT URIS"}, rows)
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "tenant", "", "only this tenant's clients (slug or id)")
+	return cmd
+}

@@ -1,0 +1,79 @@
+package op
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+
+	"github.com/portcullis/portcullis/storage"
+)
+
+// ValidateClient checks a client registration: known grants, redirect URIs that are absolute, without
+// fragment, and https except on loopback hosts (native and local apps, RFC 8252), and the combinations
+// that make sense. It reports every problem at once.
+func ValidateClient(c storage.Client) error {
+	var errs []error
+	if c.Name == "" || len(c.Name) > 200 {
+		errs = append(errs, errors.New("name: required, at most 200 characters"))
+	}
+	for _, g := range c.Grants {
+		if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}, g) {
+			errs = append(errs, fmt.Errorf("grant %q: must be authorization_code, refresh_token or client_credentials", g))
+		}
+	}
+	if len(c.Grants) == 0 {
+		errs = append(errs, errors.New("grants: at least one is required"))
+	}
+	if c.HasGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		errs = append(errs, errors.New("redirect_uris: required for authorization_code"))
+	}
+	if c.HasGrant(GrantRefreshToken) && !c.HasGrant(GrantAuthorizationCode) {
+		errs = append(errs, errors.New("grants: refresh_token needs authorization_code"))
+	}
+	if c.Public && (c.HasGrant(GrantClientCredentials) || c.Admin) {
+		errs = append(errs, errors.New("a public client cannot use client_credentials or be an admin client"))
+	}
+	if c.Admin && !c.HasGrant(GrantClientCredentials) {
+		errs = append(errs, errors.New("an admin client needs the client_credentials grant"))
+	}
+	for _, u := range c.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("redirect_uri %q: %w", u, err))
+		}
+	}
+	for _, u := range c.PostLogoutURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("post_logout_redirect_uri %q: %w", u, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateRedirectURI accepts absolute https URIs, and http on loopback hosts, without fragment.
+func ValidateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return errors.New("must be an absolute URL")
+	case u.Fragment != "" || u.RawFragment != "":
+		return errors.New("must not have a fragment")
+	case u.User != nil:
+		return errors.New("must not carry credentials")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	default:
+		return errors.New("must be https (http only on 127.0.0.1, [::1] or localhost)")
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
