@@ -6,6 +6,7 @@ package op
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -96,12 +97,68 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // the library mounts it; we do not offer the device flow
 		return
 	case h.op.AuthorizationEndpoint().Relative():
-		if err := r.ParseForm(); err == nil && r.Form.Get("claims") != "" {
-			r = r.WithContext(withClaimsParam(r.Context(), r.Form.Get("claims")))
+		if err := r.ParseForm(); err == nil {
+			if v := r.Form.Get("claims"); v != "" {
+				r = r.WithContext(withClaimsParam(r.Context(), v))
+			}
+			// Any response type but code is validated by the library as code (client, redirect URI), so
+			// that CreateAuthRequest can send unsupported_response_type to the app (RFC 6749 §4.1.2.1).
+			// Left alone, the library answers implicit requests to an http redirect URI with an error page.
+			if v := r.Form.Get("response_type"); v != "" && v != string(oidc.ResponseTypeCode) {
+				r.Form.Set("response_type", string(oidc.ResponseTypeCode))
+				r = r.WithContext(withUnsupportedResponseType(r.Context(), v))
+			}
 		}
+	case h.op.TokenEndpoint().Relative(), h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
+		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
+	case h.op.UserinfoEndpoint().Relative():
+		cw := &challengeWriter{ResponseWriter: w, bearer: true, challenge: `Bearer realm="` + h.op.IssuerFromRequest(r) + `"`}
+		if r.Header.Get("Authorization") != "" || (r.ParseForm() == nil && r.Form.Get("access_token") != "") {
+			cw.challenge += `, error="invalid_token"`
+			cw.invalid = true
+		}
+		w = cw
 	}
 	h.op.ServeHTTP(w, r)
 }
+
+// challengeWriter adds the authentication challenge that the library leaves out of its 401 answers:
+// Basic where clients authenticate (RFC 6749 §5.2), Bearer at userinfo (RFC 6750 §3). At userinfo a
+// token that was sent but is dead (the library answers 401, or 403 once storage refuses it: revoked,
+// expired, user disabled) becomes 401 invalid_token.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+	bearer    bool // userinfo
+	invalid   bool // a token was sent
+	replaced  bool // the library's body is dropped
+}
+
+func (cw *challengeWriter) WriteHeader(code int) {
+	switch {
+	case cw.bearer && cw.invalid && (code == http.StatusUnauthorized || code == http.StatusForbidden):
+		h := cw.Header()
+		h.Del("Content-Length")
+		h.Set("Content-Type", "application/json")
+		h.Set("WWW-Authenticate", cw.challenge)
+		cw.replaced = true
+		cw.ResponseWriter.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(cw.ResponseWriter, `{"error":"invalid_token","error_description":"the access token is invalid, expired or revoked"}`)
+		return
+	case code == http.StatusUnauthorized && cw.Header().Get("WWW-Authenticate") == "":
+		cw.Header().Set("WWW-Authenticate", cw.challenge)
+	}
+	cw.ResponseWriter.WriteHeader(code)
+}
+
+func (cw *challengeWriter) Write(b []byte) (int, error) {
+	if cw.replaced {
+		return len(b), nil
+	}
+	return cw.ResponseWriter.Write(b)
+}
+
+func (cw *challengeWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
 
 // discovery advertises exactly what works: the library's defaults list implicit, id_token and
 // jwt-bearer (#924), which we do not offer, and omit acr_values_supported.

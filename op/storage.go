@@ -47,6 +47,15 @@ var (
 
 type claimsParamKey struct{}
 
+type responseTypeKey struct{}
+
+// withUnsupportedResponseType carries a response type other than code, which the provider handler
+// replaced by code so that the library validates the client and redirect URI before CreateAuthRequest
+// refuses it.
+func withUnsupportedResponseType(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, responseTypeKey{}, v)
+}
+
 // withClaimsParam carries the raw OIDC "claims" request parameter to CreateAuthRequest: the library
 // does not parse it, and an essential acr claim is one way for an app to demand MFA.
 func withClaimsParam(ctx context.Context, v string) context.Context {
@@ -59,7 +68,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err != nil {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
 	}
-	if req.ResponseType != oidc.ResponseTypeCode {
+	if rt, _ := ctx.Value(responseTypeKey{}).(string); rt != "" || req.ResponseType != oidc.ResponseTypeCode {
 		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
 	}
 	switch req.ResponseMode {
