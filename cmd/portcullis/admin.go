@@ -19,7 +19,7 @@ import (
 
 // addAdminCommands adds migrate, keys, tenant, user and client.
 func (c *cli) addAdminCommands(root *cobra.Command) {
-	root.AddCommand(c.migrateCmd(), c.keysCmd(), c.tenantCmd(), c.userCmd(), c.clientCmd())
+	root.AddCommand(c.migrateCmd(), c.keysCmd(), c.tenantCmd(), c.userCmd(), c.clientCmd(), c.healthcheckCmd())
 }
 
 // Who the CLI is in audit events: it acts for the operator at the console, not for a user.
