@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/telemetry"
 	"github.com/portcullis/portcullis/templates"
 	"github.com/portcullis/portcullis/throttle"
 )
@@ -40,6 +41,7 @@ type App struct {
 	Keys     *op.Keys
 	Provider *op.Provider
 	MFA      *mfa.Service
+	Metrics  *telemetry.Metrics
 	Now      func() time.Time
 }
 
@@ -58,7 +60,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store}
+	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store, Metrics: telemetry.NewMetrics()}
 	if a.Store == nil {
 		st, err := OpenStore(ctx, cfg, o.Log)
 		if err != nil {
@@ -157,8 +159,8 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	copy(ck[:], cryptoKey)
 	st := &op.Storage{
 		Store: a.Store, Keys: a.Keys, Crypto: oidcop.NewAES256GCMCrypto(ck, "k1"), Now: a.Now, Log: a.Log,
-		LoginURL:       func(id string) string { return "/login/?authRequestID=" + id },
-		AdminAudience:  strings.TrimSuffix(cfg.Issuer, "/") + "/api",
+		LoginURL:      func(id string) string { return "/login/?authRequestID=" + id },
+		AdminAudience: strings.TrimSuffix(cfg.Issuer, "/") + "/api", OnToken: a.Metrics.TokenIssued,
 		AuthRequestTTL: op.DefaultAuthRequestTTL, CodeTTL: op.DefaultCodeTTL,
 		AccessTTL: cfg.AccessTokenTTL.Duration, RefreshTTL: cfg.RefreshTokenTTL.Duration, IDTokenTTL: cfg.IDTokenTTL.Duration,
 	}
@@ -174,7 +176,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static),
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
 		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
-		Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+		Events: a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -197,11 +199,12 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.Handle("/api/", e)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", a.Metrics.Handler())
 	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
 	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
 	mux.Handle("/end_session", lh.EndSession(provider))
 	mux.Handle("/", provider)
-	a.Handler = mux
+	a.Handler = telemetry.Middleware(a.Log, a.Metrics, mux)
 	return nil
 }
 

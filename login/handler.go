@@ -42,11 +42,33 @@ type Handler struct {
 	// AuthError sends an OAuth error to the app (prompt=none outcomes).
 	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
 
+	Events Events // metrics of sign-in steps; optional
+
 	Now        func() time.Time
 	Log        *slog.Logger
 	Secure     bool          // cookies get Secure (the issuer is https)
 	SessionTTL time.Duration // SSO session lifetime
 	Issuer     string        // shown as the authenticator's issuer when the tenant has no name
+}
+
+// Events receives what happened in sign-ins, for metrics.
+type Events interface {
+	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed
+	Enrolled()
+	Lockout(kind string) // pwd or otp
+}
+
+type noEvents struct{}
+
+func (noEvents) SignInStep(string, string) {}
+func (noEvents) Enrolled()                 {}
+func (noEvents) Lockout(string)            {}
+
+func (h *Handler) events() Events {
+	if h.Events == nil {
+		return noEvents{}
+	}
+	return h.Events
 }
 
 // Register lists every route of the login UI on g (mounted at /login).

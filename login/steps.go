@@ -65,6 +65,7 @@ func (h *Handler) start(c echo.Context) error {
 				return err
 			}
 			if done {
+				h.events().SignInStep("session", "accepted")
 				return c.Redirect(http.StatusSeeOther, h.Callback(c.Request(), f.req.ID))
 			}
 			if promptNone { // signed in, but the second factor is missing
@@ -126,12 +127,17 @@ func (h *Handler) password(c echo.Context) error {
 		secret.DummyVerify(pw)
 	}
 	if !ok || u.Disabled {
+		h.events().SignInStep("pwd", "refused")
 		if _, err := h.Passwords.Fail(ctx, addrKey); err != nil && !isLocked(err) {
 			return err
+		} else if err != nil {
+			h.events().Lockout("pwd")
 		}
 		if uerr == nil {
 			if _, err := h.Passwords.Fail(ctx, throttle.PasswordUserKey(u.ID)); err != nil && !isLocked(err) {
 				return err
+			} else if err != nil {
+				h.events().Lockout("pwd")
 			}
 			h.audit(c, f, u.ID, "login.password_refused")
 		}
@@ -145,6 +151,7 @@ func (h *Handler) password(c echo.Context) error {
 		return errExpired
 	}
 	h.audit(c, f, u.ID, "login.password_accepted")
+	h.events().SignInStep("pwd", "accepted")
 	return h.advance(c, f)
 }
 
@@ -161,6 +168,7 @@ func (h *Handler) locked(c echo.Context, f *flow, err error, endSignIn bool) err
 		return err
 	}
 	if endSignIn && le.Lockout {
+		h.events().Lockout("otp")
 		if derr := h.Store.DeleteAuthRequest(c.Request().Context(), f.req.ID); derr != nil {
 			return derr
 		}
@@ -231,11 +239,17 @@ func (h *Handler) otp(c echo.Context) error {
 			return h.locked(c, f, err, true)
 		}
 		if errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrReplay) {
+			outcome := "refused"
+			if errors.Is(err, mfa.ErrReplay) {
+				outcome = "replayed"
+			}
+			h.events().SignInStep("otp", outcome)
 			return h.render(c, http.StatusUnauthorized, "otp", templates.CodePage{Base: h.base(f, c, "Two-factor authentication"),
 				AuthRequestID: f.req.ID, Email: f.user.Email, Error: msgBadCode})
 		}
 		return err
 	}
+	h.events().SignInStep("otp", "accepted")
 	return h.recordSecondFactor(c, f, storage.FactorOTP)
 }
 
@@ -272,11 +286,13 @@ func (h *Handler) recovery(c echo.Context) error {
 			return h.locked(c, f, err, true)
 		}
 		if errors.Is(err, mfa.ErrInvalidCode) {
+			h.events().SignInStep("rec", "refused")
 			return h.render(c, http.StatusUnauthorized, "recovery", templates.RecoveryPage{Base: h.base(f, c, "Use a recovery code"),
 				AuthRequestID: f.req.ID, Email: f.user.Email, Error: msgBadRecovery})
 		}
 		return err
 	}
+	h.events().SignInStep("rec", "accepted")
 	return h.recordSecondFactor(c, f, storage.FactorRecoveryCode)
 }
 
@@ -338,6 +354,8 @@ func (h *Handler) enrol(c echo.Context) error {
 		}
 		return err
 	}
+	h.events().Enrolled()
+	h.events().SignInStep("otp", "accepted")
 	if err := h.Store.RecordLogin(ctx, f.req, f.req.UserID, withFactor(f.req.Factors, storage.FactorOTP), h.Now()); err != nil {
 		return errExpired
 	}

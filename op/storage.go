@@ -30,7 +30,8 @@ type Storage struct {
 	LoginURL func(authRequestID string) string
 	Log      *slog.Logger
 
-	AdminAudience  string // audience of tokens for the admin API
+	OnToken        func(grant string) // counts issued access tokens by grant type; optional
+	AdminAudience  string             // audience of tokens for the admin API
 	AuthRequestTTL time.Duration
 	CodeTTL        time.Duration
 	AccessTTL      time.Duration
@@ -248,6 +249,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req oidcop.TokenRequest
 	if err := s.Store.CreateTokens(ctx, at, nil); err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
+	s.tokenIssued(req)
 	return at.ID, at.ExpiresAt, nil
 }
 
@@ -279,7 +281,22 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req oidcop.T
 	if err != nil {
 		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
+	s.tokenIssued(req)
 	return at.ID, value, at.ExpiresAt, nil
+}
+
+func (s *Storage) tokenIssued(req oidcop.TokenRequest) {
+	if s.OnToken == nil {
+		return
+	}
+	switch req.(type) {
+	case *authRequest:
+		s.OnToken(GrantAuthorizationCode)
+	case *refreshRequest:
+		s.OnToken(GrantRefreshToken)
+	case *serviceRequest:
+		s.OnToken(GrantClientCredentials)
+	}
 }
 
 func (s *Storage) revokeFamily(ctx context.Context, grantID string) {
@@ -336,7 +353,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 	now := s.Now()
 	if at, err := s.Store.AccessTokenByID(ctx, tokenOrID); err == nil {
 		if at.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
+			return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 		}
 		if err := s.Store.RevokeAccessToken(ctx, at.ID, clientID, now); err != nil {
 			return oidc.ErrServerError().WithParent(err)
@@ -348,7 +365,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 		return nil
 	}
 	if rt.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
+		return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 	}
 	if _, err := s.Store.RevokeGrant(ctx, rt.GrantID, now); err != nil {
 		return oidc.ErrServerError().WithParent(err)

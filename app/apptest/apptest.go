@@ -51,6 +51,12 @@ type Env struct {
 // New starts a server on st. edit may change the configuration before wiring.
 func New(t testing.TB, st *storage.Store, edit ...func(*app.Config)) *Env {
 	t.Helper()
+	return NewLogged(t, st, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), edit...)
+}
+
+// NewLogged is New with the server's logger given (to inspect what it logs).
+func NewLogged(t testing.TB, st *storage.Store, log *slog.Logger, edit ...func(*app.Config)) *Env {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	cfg := app.Defaults()
@@ -65,8 +71,7 @@ func New(t testing.TB, st *storage.Store, edit ...func(*app.Config)) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	clock := &Clock{}
-	a, err := app.New(context.Background(), cfg, app.Options{Now: clock.Now, Store: st,
-		Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	a, err := app.New(context.Background(), cfg, app.Options{Now: clock.Now, Store: st, Log: log})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

@@ -18,7 +18,8 @@ type Browser struct {
 	T      testing.TB
 	Client *http.Client
 	Jar    http.CookieJar
-	host   string // the issuer's host:port, where navigation stays
+	Header http.Header // sent with every request (e.g. X-Forwarded-For behind a trusted proxy)
+	host   string      // the issuer's host:port, where navigation stays
 }
 
 // Page is what a navigation ended on.
@@ -76,19 +77,30 @@ func (rt rebaseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // Get navigates to u.
 func (b *Browser) Get(u string) *Page {
 	b.T.Helper()
-	resp, err := b.Client.Get(u)
-	if err != nil {
-		b.T.Fatalf("GET %s: %v", u, err)
-	}
-	return b.page(resp)
+	return b.do(http.MethodGet, u, nil)
 }
 
 // Post submits a form body to u.
 func (b *Browser) Post(u string, form url.Values) *Page {
 	b.T.Helper()
-	resp, err := b.Client.PostForm(u, form)
+	return b.do(http.MethodPost, u, strings.NewReader(form.Encode()))
+}
+
+func (b *Browser) do(method, u string, body io.Reader) *Page {
+	b.T.Helper()
+	req, err := http.NewRequest(method, u, body)
 	if err != nil {
-		b.T.Fatalf("POST %s: %v", u, err)
+		b.T.Fatalf("%s %s: %v", method, u, err)
+	}
+	for k, v := range b.Header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		b.T.Fatalf("%s %s: %v", method, u, err)
 	}
 	return b.page(resp)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
+	"github.com/portcullis/portcullis/telemetry"
 )
 
 // cli carries what every command needs: its inputs, and the flags shared by all.
@@ -97,9 +98,9 @@ func (c *cli) logger(cfg app.Config) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(c.stderr, opts))
+		return slog.New(telemetry.ContextHandler{Handler: slog.NewTextHandler(c.stderr, opts)})
 	}
-	return slog.New(slog.NewJSONHandler(c.stderr, opts))
+	return slog.New(telemetry.ContextHandler{Handler: slog.NewJSONHandler(c.stderr, opts)})
 }
 
 func (c *cli) serve(ctx context.Context, cfg app.Config) error {
