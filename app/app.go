@@ -131,15 +131,13 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	keySealer, err := secret.NewSealer(master, "signing-key")
-	if err != nil {
-		return err
-	}
 	cryptoKey, err := hkdf.Key(sha256.New, master, nil, "portcullis/oidc-crypto", 32)
 	if err != nil {
 		return err
 	}
-	a.Keys = &op.Keys{Store: a.Store, Sealer: keySealer, Now: a.Now}
+	if a.Keys, err = newKeys(master, a.Store, a.Now); err != nil {
+		return err
+	}
 	alg, err := op.ParseAlgorithm(cfg.SigningAlgorithm)
 	if err != nil {
 		return err

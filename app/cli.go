@@ -21,12 +21,16 @@ func NewKeys(cfg Config, st *storage.Store, now func() time.Time) (*op.Keys, err
 	if err != nil {
 		return nil, err
 	}
+	if now == nil {
+		now = time.Now
+	}
+	return newKeys(master, st, now)
+}
+
+func newKeys(master []byte, st *storage.Store, now func() time.Time) (*op.Keys, error) {
 	sealer, err := secret.NewSealer(master, "signing-key")
 	if err != nil {
 		return nil, err
-	}
-	if now == nil {
-		now = time.Now
 	}
 	return &op.Keys{Store: st, Sealer: sealer, Now: now}, nil
 }

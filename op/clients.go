@@ -66,7 +66,7 @@ func ValidateRedirectURI(raw string) error {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	default:
-		return errors.New("must be https (http only on 127.0.0.1, [::1] or localhost)")
+		return errors.New("must use https (http is allowed only on 127.0.0.1, [::1] or localhost)")
 	}
 }
 

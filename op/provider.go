@@ -109,7 +109,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				r = r.WithContext(withUnsupportedResponseType(r.Context(), v))
 			}
 		}
-	case h.op.TokenEndpoint().Relative(), h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
+	case h.op.TokenEndpoint().Relative():
+		// The library always serves the jwt-bearer grant (and token exchange, device code once storage
+		// has them); we offer only what discovery lists.
+		switch g := r.PostFormValue("grant_type"); g {
+		case "", string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials):
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Pragma", "no-cache")
+			oidcop.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("the grant type is not supported"), nil)
+			return
+		}
+		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
+	case h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
 		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
 	case h.op.UserinfoEndpoint().Relative():
 		cw := &challengeWriter{ResponseWriter: w, bearer: true, challenge: `Bearer realm="` + h.op.IssuerFromRequest(r) + `"`}

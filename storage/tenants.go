@@ -103,11 +103,12 @@ func (s *Store) AddAudit(ctx context.Context, ev AuditEvent) error {
 }
 
 func addAudit(db *gorm.DB, ev AuditEvent) error {
-	if ev.ID == "" {
-		ev.ID = NewID()
-	}
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = time.Now()
+	}
+	if ev.ID == "" {
+		// Time-ordered, so events of the same instant still list in the order they were written.
+		ev.ID = fmt.Sprintf("%013x", ev.CreatedAt.UnixMicro()) + NewID()[:19]
 	}
 	detail := []byte("{}")
 	if ev.Detail != nil {

@@ -35,6 +35,10 @@ func (s *Store) ThrottleFail(ctx context.Context, key string, now time.Time, loc
 			return Throttle{}, translate("throttle fail", err)
 		}
 	}
+	// Report the lock the database holds, which a racer may have made longer.
+	if cur, err := s.Throttle(ctx, key); err == nil && cur.LockedUntil.After(t.LockedUntil) {
+		t.LockedUntil = cur.LockedUntil
+	}
 	return t, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,30 +49,11 @@ func toClientJSON(cl storage.Client) clientJSON {
 		CreatedAt: cl.CreatedAt.UTC()}
 }
 
-// validateRedirectURI accepts an absolute https URI without a fragment; http only for a loopback host
-// (127.0.0.1, [::1], localhost) on any port, as native and development apps need (RFC 8252 section 7.3).
+// validateRedirectURI applies the provider's rule (https, or http on a loopback host; no fragment),
+// naming the flag in the error.
 func validateRedirectURI(flag, raw string) error {
-	if raw == "" || strings.ContainsAny(raw, " \t\r\n") {
-		return fmt.Errorf("%s %q must be a URI without spaces", flag, raw)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%s %q is not a valid URI: %w", flag, raw, err)
-	}
-	if !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("%s %q must be an absolute URI with a host", flag, raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%s %q must not have a fragment", flag, raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !app.IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%s %q must use https (http is allowed only for 127.0.0.1, [::1] and localhost)", flag, raw)
-		}
-	default:
-		return fmt.Errorf("%s %q must use https, got scheme %q", flag, raw, u.Scheme)
+	if err := op.ValidateRedirectURI(raw); err != nil {
+		return fmt.Errorf("%s %q: %w", flag, raw, err)
 	}
 	return nil
 }
