@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"net/url"
 	"slices"
@@ -311,6 +312,51 @@ func TestMFALockout(t *testing.T) {
 		}
 		if _, err := st.AuthRequestByID(context.Background(), id); err == nil {
 			t.Error("the pending sign-in survived the lockout")
+		}
+	})
+}
+
+// A refresh token from a password-only sign-in stops working when the policy goes on.
+func TestMFARefreshTokenBeforePolicyIsRefused(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		env := apptest.New(t, st)
+		ten := env.Tenant("Acme")
+		env.User(ten.ID, "ann@acme.test", pw, storage.RoleMember)
+		c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+		rp := env.RP(c, sec, "openid", "offline_access")
+		a, code := rp.SignIn(env.NewBrowser(), "ann@acme.test", pw)
+		tok, err := rp.Exchange(code, a)
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("exchange: %v (refresh token %q)", err, tok.RefreshToken)
+		}
+		env.SetMFA(ten.ID, true)
+		tok.Expiry = time.Now().Add(-time.Minute) // make the token source refresh
+		if _, err := rp.OAuth.TokenSource(context.Background(), tok).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("refresh of a password-only grant under the MFA policy: %v", err)
+		}
+	})
+}
+
+// Each visit to the enrolment page shows a new secret: one shown earlier (to a password thief, or in
+// another tab) is never the one the user confirms.
+func TestMFAEnrolmentSecretIsNeverShownTwice(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMFAEnv(t, st, true)
+		_, thief := m.password(t, m.env.NewBrowser())
+		seen := apptest.EnrolmentSecret(t, thief)
+		b := m.env.NewBrowser()
+		_, p := m.password(t, b)
+		mine := apptest.EnrolmentSecret(t, p)
+		if bytes.Equal(seen, mine) {
+			t.Fatal("the same pending secret was shown to two browsers")
+		}
+		// The thief's secret no longer confirms anything.
+		p2 := b.Submit(p, "/login/enrol", map[string]string{"code": apptest.Code(t, seen, m.env.Clock.Now())})
+		if p2.Status != 401 {
+			t.Fatalf("a code of the earlier secret confirmed the enrolment: %d", p2.Status)
+		}
+		if !bytes.Equal(apptest.EnrolmentSecret(t, p2), mine) {
+			t.Fatal("after a wrong code the page must show the same secret again")
 		}
 	})
 }

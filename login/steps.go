@@ -311,12 +311,20 @@ func (h *Handler) enrolPage(c echo.Context) error {
 	if done {
 		return h.advance(c, f)
 	}
-	return h.showEnrolment(c, f, http.StatusOK, "")
+	return h.showEnrolment(c, f, http.StatusOK, "", true)
 }
 
-func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string) error {
+// showEnrolment shows a secret to scan. Opening the page always makes a new pending secret, so a
+// secret is only ever shown to one browser: someone who saw an earlier pending secret (a password
+// thief who stopped at this page) cannot learn the one the user confirms. After a wrong code the same
+// secret is shown again.
+func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string, fresh bool) error {
 	ctx := c.Request().Context()
-	e, err := h.MFA.CurrentEnrolment(ctx, f.user, h.issuerName(f))
+	var e mfa.Enrolment
+	err := mfa.ErrNoPendingEnrolment
+	if !fresh {
+		e, err = h.MFA.CurrentEnrolment(ctx, f.user, h.issuerName(f))
+	}
 	if errors.Is(err, mfa.ErrNoPendingEnrolment) {
 		e, err = h.MFA.BeginEnrolment(ctx, f.user, h.issuerName(f))
 	}
@@ -347,7 +355,7 @@ func (h *Handler) enrol(c echo.Context) error {
 			return h.locked(c, f, err, true)
 		}
 		if errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrNoPendingEnrolment) {
-			return h.showEnrolment(c, f, http.StatusUnauthorized, msgBadCode)
+			return h.showEnrolment(c, f, http.StatusUnauthorized, msgBadCode, false)
 		}
 		if errors.Is(err, mfa.ErrAlreadyEnrolled) {
 			return c.Redirect(http.StatusSeeOther, "/login/otp?authRequestID="+url.QueryEscape(f.req.ID))

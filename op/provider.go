@@ -112,7 +112,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.op.TokenEndpoint().Relative():
 		// The library always serves the jwt-bearer grant (and token exchange, device code once storage
 		// has them); we offer only what discovery lists.
-		switch g := r.PostFormValue("grant_type"); g {
+		switch r.FormValue("grant_type") { // as the library reads it
 		case "", string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials):
 		default:
 			w.Header().Set("Cache-Control", "no-store")

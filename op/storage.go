@@ -327,6 +327,15 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil || u.Disabled {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in")
 	}
+	// A refresh token is a standing sign-in: when the tenant now requires MFA and this one was made
+	// without it, it yields nothing more until the user signs in again with the second factor.
+	t, err := s.Store.TenantByID(ctx, rt.TenantID)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if mfa.Required(t.MFAEnabled, false) && !slices.Contains(rt.AMR, "mfa") {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the tenant now requires multi-factor authentication: sign in again")
+	}
 	return &refreshRequest{rt: rt}, nil
 }
 
