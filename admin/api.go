@@ -49,7 +49,7 @@ func bind(c echo.Context, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, echo.ErrStatusRequestEntityTooLarge) { // a chunked body over the limit
 			return &badInput{http.StatusRequestEntityTooLarge, "the body is too large"}
 		}
 		return &badInput{http.StatusBadRequest, "malformed JSON: " + err.Error()}
@@ -260,6 +260,9 @@ func (h *Handler) patchUser(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return fail(c, err)
 	}
+	if in.Role == nil && in.Disabled == nil && in.Name == nil {
+		return fail(c, &badInput{http.StatusBadRequest, `nothing to change: give "role", "disabled" or "name"`})
+	}
 	if in.Role != nil && !validRole(*in.Role) {
 		return fail(c, &badInput{http.StatusBadRequest, "role: admin or member"})
 	}
@@ -390,11 +393,7 @@ func (h *Handler) createClient(c echo.Context) error {
 	sec := ""
 	if !cl.Public {
 		sec = secret.RandomToken(32)
-		hash, err := secret.HashPassword(sec)
-		if err != nil {
-			return err
-		}
-		cl.SecretHash = hash
+		cl.SecretHash = secret.HashClientSecret(sec)
 	}
 	err := h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
 		var err error

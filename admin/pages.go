@@ -92,11 +92,9 @@ func (h *Handler) consoleClient(c echo.Context, t storage.Tenant) (storage.Clien
 	if cl, err := h.Store.ClientByID(h.ctx(c), id); err == nil {
 		return cl, nil
 	}
-	hash, err := secret.HashPassword(secret.RandomToken(32)) // nobody redeems its codes: the session is what counts
-	if err != nil {
-		return storage.Client{}, err
-	}
-	cl, err := h.Store.CreateClient(h.ctx(c), storage.Client{ID: id, TenantID: t.ID, Name: "Account settings", SecretHash: hash,
+	// Nobody redeems its codes (the session is what counts), so its secret is thrown away.
+	cl, err := h.Store.CreateClient(h.ctx(c), storage.Client{ID: id, TenantID: t.ID, Name: "Account settings",
+		SecretHash:   secret.HashClientSecret(secret.RandomToken(32)),
 		RedirectURIs: []string{strings.TrimSuffix(h.Issuer, "/") + "/admin/callback"}, Grants: []string{op.GrantAuthorizationCode},
 		CreatedAt: h.Now()})
 	if errors.Is(err, storage.ErrAlreadyExists) {

@@ -45,11 +45,8 @@ func (a *App) BootstrapDemo(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("bootstrap demo: %w", err)
 		}
 	}
-	hash, err := secret.HashPassword(DemoClientSecret)
-	if err != nil {
-		return err
-	}
-	if _, err := a.Store.CreateClient(ctx, storage.Client{ID: DemoClientID, TenantID: t.ID, Name: "Demo App", SecretHash: hash,
+	if _, err := a.Store.CreateClient(ctx, storage.Client{ID: DemoClientID, TenantID: t.ID, Name: "Demo App",
+		SecretHash:   secret.HashClientSecret(DemoClientSecret),
 		RedirectURIs: []string{a.Config.DemoRedirectURI}, PostLogoutURIs: []string{postLogoutOf(a.Config.DemoRedirectURI)},
 		Grants: []string{op.GrantAuthorizationCode, op.GrantRefreshToken}, CreatedAt: a.Now()}); err != nil {
 		return fmt.Errorf("bootstrap demo: %w", err)

@@ -424,8 +424,7 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) e
 		secret.DummyVerify(sec)
 		return errors.New("invalid client credentials")
 	}
-	ok, err := secret.VerifyPassword(c.SecretHash, sec)
-	if err != nil || !ok {
+	if !secret.VerifyClientSecret(c.SecretHash, sec) {
 		return errors.New("invalid client credentials")
 	}
 	return nil

@@ -140,11 +140,7 @@ func (e *Env) Client(tenantID string, o ClientOptions) (storage.Client, string) 
 	sec := ""
 	if !o.Public {
 		sec = secret.RandomToken(24)
-		h, err := secret.HashPassword(sec)
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		c.SecretHash = h
+		c.SecretHash = secret.HashClientSecret(sec)
 	}
 	c, err := e.Store.CreateClient(context.Background(), c)
 	if err != nil {

@@ -145,9 +145,7 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 				var plain, hash string
 				if !s.public {
 					plain = secret.RandomToken(32)
-					if hash, err = secret.HashPassword(plain); err != nil {
-						return err
-					}
+					hash = secret.HashClientSecret(plain)
 				}
 				cl, err := st.CreateClient(ctx, storage.Client{TenantID: t.ID, Name: s.name, SecretHash: hash, Public: s.public,
 					RedirectURIs: s.redirectURIs, PostLogoutURIs: s.postLogoutURIs, Grants: s.grants, Scopes: s.scopes,
