@@ -31,6 +31,8 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 			return unauthorized(c, "invalid_token", "the access token is invalid or expired")
 		}
 		if !slices.Contains(claims.Audience, h.Audience) || !slices.Contains(claims.Scopes, AdminScope) {
+			// RFC 6750 §3.1: the challenge names the scope the token lacks.
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_scope", scope="`+AdminScope+`"`)
 			return problem(c, http.StatusForbidden, "insufficient_scope", "the token is not for the admin API (scope portcullis:admin)")
 		}
 		at, err := h.Store.AccessTokenByID(ctx, claims.JWTID)
@@ -62,6 +64,8 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 			// The token must carry what the tenant's policy demands now (a policy switched on after
 			// the token was issued is honoured at once).
 			if !mfa.Satisfied(mfa.Required(t.MFAEnabled, false), factorsOf(at.AMR)) {
+				// RFC 9470: the challenge tells the client to sign the user in again with the second factor.
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_user_authentication", acr_values="`+mfa.ACRMFA+`"`)
 				return problem(c, http.StatusForbidden, "insufficient_user_authentication", "the tenant requires the second factor: sign in again with it")
 			}
 			a.id, a.email = u.ID, u.Email

@@ -5,6 +5,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -37,7 +38,7 @@ type Handler struct {
 
 // RegisterAPI lists the JSON API routes (mounted at /api/v1).
 func (h *Handler) RegisterAPI(g *echo.Group) {
-	g.Use(middleware.BodyLimit("64K"), noStore)
+	g.Use(h.problems, middleware.BodyLimit("64K"), noStore)
 	g.GET("/openapi.json", h.openAPI)
 	t := g.Group("/tenants/:tenant", h.bearer)
 	t.GET("/mfa-policy", h.getPolicy)
@@ -66,6 +67,26 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	s.POST("/security/mfa", h.setPolicyForm)
 	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset)
 	s.POST("/users/:user/reset-mfa", h.resetMFAForm)
+}
+
+// problems answers the API's own errors (unknown paths, the body limit, failures) as RFC 9457
+// problem documents, like the handlers' refusals.
+func (h *Handler) problems(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code < 500 {
+			detail, _ := he.Message.(string)
+			return problem(c, he.Code, http.StatusText(he.Code), detail)
+		}
+		if h.Log != nil {
+			h.Log.ErrorContext(c.Request().Context(), "admin API request failed", "path", c.Request().URL.Path, "err", err)
+		}
+		return problem(c, http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError), "")
+	}
 }
 
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {

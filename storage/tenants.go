@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // CreateTenant stores a new tenant; ID and CreatedAt are filled in when empty.
@@ -70,13 +71,21 @@ func (s *Store) CountTenants(ctx context.Context) (int64, error) {
 func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev AuditEvent) (before, after Tenant, err error) {
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
 		var r tenantRow
-		if err := tx.Where("id = ?", tenantID).Take(&r).Error; err != nil {
+		// The row lock (PostgreSQL; SQLite has one writer) serialises concurrent changes, so each
+		// event's "old" is the previous event's "new".
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", tenantID).Take(&r).Error; err != nil {
 			return translate("set mfa policy", err)
 		}
 		before = tenantFromRow(r)
 		now := time.Now().UTC()
 		if !ev.CreatedAt.IsZero() {
 			now = ev.CreatedAt.UTC()
+		}
+		// Later changes get later times (at the database's microsecond precision), so the newest
+		// audit event is the one that set the current value.
+		now = now.Truncate(time.Microsecond)
+		if !now.After(before.MFAUpdatedAt) {
+			now = before.MFAUpdatedAt.UTC().Truncate(time.Microsecond).Add(time.Microsecond)
 		}
 		if err := tx.Model(&tenantRow{}).Where("id = ?", tenantID).Updates(map[string]any{
 			"mfa_enabled": enabled, "mfa_updated_at": now, "mfa_updated_by": ev.ActorID,
