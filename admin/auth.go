@@ -22,8 +22,9 @@ const AdminScope = "portcullis:admin"
 func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := h.ctx(c)
-		raw, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		if !ok || raw == "" {
+		authz := c.Request().Header.Get("Authorization")
+		scheme, raw, _ := strings.Cut(authz, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" { // the scheme is case-insensitive (RFC 9110 §11.1)
 			return unauthorized(c, "", "a bearer access token is required")
 		}
 		claims, err := h.VerifyToken(c.Request(), strings.TrimSpace(raw))

@@ -84,28 +84,38 @@ func (r response) OAuthError() string {
 
 func do(t *testing.T, req *http.Request) response {
 	t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
+	r, err := send(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
+	return r
+}
+
+// send is do for goroutines, which must not stop the test.
+func send(req *http.Request) (response, error) {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return response{}, err
+	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	b, err := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}, err
 }
 
 // postForm posts form to base+path, with HTTP Basic client authentication when user is not empty.
 func postForm(t *testing.T, base, path string, form url.Values, user, pass string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return do(t, formRequest(base+path, form, user, pass))
+}
+
+func formRequest(u string, form url.Values, user, pass string) *http.Request {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if user != "" {
 		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
 	}
-	return do(t, req)
+	return req
 }
 
 func get(t *testing.T, u string, header http.Header) response {

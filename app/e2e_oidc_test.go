@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,16 +235,17 @@ func TestAuthorizeRefusals(t *testing.T) {
 			edit      func(url.Values)
 			wantPage  int    // an error page with this status, no redirect
 			wantError string // else: this error sent to the app
+			wantText  string // on the error page
 		}{
-			{"unknown client", func(q url.Values) { q.Set("client_id", "no-such-client") }, http.StatusBadRequest, ""},
-			{"missing client_id", func(q url.Values) { q.Del("client_id") }, http.StatusBadRequest, ""},
-			{"unregistered redirect_uri", func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, http.StatusBadRequest, ""},
-			{"redirect_uri with extra path", func(q url.Values) { q.Set("redirect_uri", o.client.RedirectURIs[0]+"/x") }, http.StatusBadRequest, ""},
-			{"redirect_uri with extra query", func(q url.Values) { q.Set("redirect_uri", o.client.RedirectURIs[0]+"?next=x") }, http.StatusBadRequest, ""},
-			{"response_type=token", func(q url.Values) { q.Set("response_type", "token") }, 0, "unsupported_response_type"},
-			{"response_type=id_token", func(q url.Values) { q.Set("response_type", "id_token") }, 0, "unsupported_response_type"},
-			{"response_mode=fragment", func(q url.Values) { q.Set("response_mode", "fragment") }, 0, "invalid_request"},
-			{"prompt=none with another prompt", func(q url.Values) { q.Set("prompt", "none login") }, 0, "invalid_request"},
+			{"unknown client", func(q url.Values) { q.Set("client_id", "no-such-client") }, http.StatusBadRequest, "", "client"},
+			{"missing client_id", func(q url.Values) { q.Del("client_id") }, http.StatusBadRequest, "", "client_id"},
+			{"unregistered redirect_uri", func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, http.StatusBadRequest, "", "redirect_uri"},
+			{"redirect_uri with extra path", func(q url.Values) { q.Set("redirect_uri", o.client.RedirectURIs[0]+"/x") }, http.StatusBadRequest, "", "redirect_uri"},
+			{"redirect_uri with extra query", func(q url.Values) { q.Set("redirect_uri", o.client.RedirectURIs[0]+"?next=x") }, http.StatusBadRequest, "", "redirect_uri"},
+			{"response_type=token", func(q url.Values) { q.Set("response_type", "token") }, 0, "unsupported_response_type", ""},
+			{"response_type=id_token", func(q url.Values) { q.Set("response_type", "id_token") }, 0, "unsupported_response_type", ""},
+			{"response_mode=fragment", func(q url.Values) { q.Set("response_mode", "fragment") }, 0, "invalid_request", ""},
+			{"prompt=none with another prompt", func(q url.Values) { q.Set("prompt", "none login") }, 0, "invalid_request", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := base()
@@ -253,8 +255,11 @@ func TestAuthorizeRefusals(t *testing.T) {
 					if p.Status != tc.wantPage || p.Redirect != nil || p.Header.Get("Location") != "" {
 						t.Fatalf("got %d redirect %v, want an error page %d", p.Status, p.Redirect, tc.wantPage)
 					}
-					if strings.TrimSpace(p.Body) == "" || strings.Contains(p.Body, "evil.example") {
-						t.Errorf("error page body %q", p.Body)
+					// The library's page is plain text: one sentence a person can read, no JSON, no echo of
+					// the unregistered URI.
+					if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/") || !strings.Contains(p.Body, tc.wantText) ||
+						strings.Contains(p.Body, "evil.example") || strings.Contains(p.Body, "{") {
+						t.Errorf("error page %s %q, want text mentioning %q", ct, p.Body, tc.wantText)
 					}
 					return
 				}
@@ -331,6 +336,50 @@ func TestRefreshTokenOfAnotherClient(t *testing.T) {
 		}
 		if _, err := o.rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			t.Errorf("the owner's refresh failed after another client tried: %v", err)
+		}
+	})
+}
+
+// Parallel redemptions of one code, and of one refresh token, over HTTP: exactly one succeeds.
+func TestParallelRedemption(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st, "openid", "offline_access")
+		const n = 8
+		race := func(form url.Values) (wins int, statuses []int) {
+			results := make([]response, n)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					results[i], errs[i] = send(formRequest(o.env.URL+tokenPath, form, o.client.ID, o.secret))
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, r := range results {
+				if errs[i] != nil {
+					t.Fatalf("racer %d: %v", i, errs[i])
+				}
+				statuses = append(statuses, r.Status)
+				switch {
+				case r.Status == http.StatusOK:
+					wins++
+				case r.Status != http.StatusBadRequest || r.OAuthError() != "invalid_grant":
+					t.Errorf("loser got %d %s, want 400 invalid_grant", r.Status, r.Body)
+				}
+			}
+			return wins, statuses
+		}
+		a, code := o.rp.SignIn(o.env.NewBrowser(), o.user.Email, pw)
+		if wins, st := race(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {o.client.RedirectURIs[0]}, "code_verifier": {a.Verifier}}); wins != 1 {
+			t.Fatalf("%d parallel code exchanges succeeded (%v), want 1", wins, st)
+		}
+		_, tok := o.signIn(t, o.rp, o.env.NewBrowser())
+		if wins, st := race(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); wins != 1 {
+			t.Fatalf("%d parallel refreshes succeeded (%v), want 1", wins, st)
 		}
 	})
 }

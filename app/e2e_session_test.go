@@ -28,15 +28,43 @@ func isLoginForm(p *apptest.Page) bool {
 	return false
 }
 
-// prompt=none never shows a page: without a session the app gets login_required, with its state.
+// prompt=none never shows a page: without a usable session the app gets login_required, with its state.
 func TestPromptNoneWithoutSession(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st)
-		a := o.rp.Start(prompt("none"))
-		p := o.env.NewBrowser().Get(a.URL)
-		if apptest.AppError(p) != "login_required" || p.Redirect.Query().Get("state") != a.State {
-			t.Fatalf("prompt=none without a session: %d redirect %v", p.Status, p.Redirect)
+		other := o.env.Tenant("Other")
+		otherClient, otherSecret := o.env.Client(other.ID, apptest.ClientOptions{})
+		otherRP := o.env.RP(otherClient, otherSecret)
+		for _, tc := range []struct {
+			name    string
+			session bool
+			rp      *apptest.RP
+			opts    []oauth2.AuthCodeOption
+		}{
+			{"no session", false, o.rp, nil},
+			{"session older than max_age", true, o.rp, []oauth2.AuthCodeOption{maxAge(0)}},
+			{"session in another tenant", true, otherRP, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				b := o.env.NewBrowser()
+				if tc.session {
+					o.signIn(t, o.rp, b)
+					o.env.Clock.Advance(2 * time.Second)
+				}
+				a := tc.rp.Start(append(tc.opts, prompt("none"))...)
+				p := b.Get(a.URL)
+				if apptest.AppError(p) != "login_required" || p.Redirect.Query().Get("state") != a.State {
+					t.Fatalf("prompt=none: %d redirect %v, want login_required with the state", p.Status, p.Redirect)
+				}
+			})
 		}
+		t.Run("a session does not cross tenants", func(t *testing.T) {
+			b := o.env.NewBrowser()
+			o.signIn(t, o.rp, b)
+			if p := b.Get(otherRP.Start().URL); !isLoginForm(p) {
+				t.Fatalf("another tenant's client: %d redirect %v, want the login form", p.Status, p.Redirect)
+			}
+		})
 	})
 }
 

@@ -5,6 +5,7 @@ package login
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -168,7 +169,9 @@ func ErrorHandler(t *templates.Templates, log *slog.Logger) echo.HTTPErrorHandle
 			log.InfoContext(c.Request().Context(), "request refused", "path", c.Request().URL.Path, "status", status, "err", err)
 		}
 		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-			_ = c.JSON(status, map[string]any{"type": "about:blank", "title": heading, "status": status, "detail": message})
+			c.Response().Header().Set("Content-Type", "application/problem+json")
+			c.Response().WriteHeader(status)
+			_ = json.NewEncoder(c.Response()).Encode(map[string]any{"type": "about:blank", "title": heading, "status": status, "detail": message})
 			return
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
