@@ -27,15 +27,30 @@ func pageErr(status int, msg string) error { return &echo.HTTPError{Code: status
 // tenant whose sign-in satisfies the tenant's policy now. Signed-out visitors (and sessions that need
 // the second factor) are sent to sign in; members get a 403 page.
 func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.sessionFor(true, "", next)
+}
+
+// userSession is session for any user of the tenant (their own account page).
+func (h *Handler) userSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.sessionFor(false, "account", next)
+}
+
+const sessionKey = "portcullis.admin.session"
+
+func (h *Handler) sessionFor(adminOnly bool, nextPage string, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := h.ctx(c)
+		signin := "/admin/signin"
+		if nextPage != "" {
+			signin += "?next=" + nextPage
+		}
 		ck, err := c.Cookie(h.SessionCookie)
 		if err != nil || ck.Value == "" || len(ck.Value) > 64 {
-			return c.Redirect(http.StatusSeeOther, "/admin/signin")
+			return c.Redirect(http.StatusSeeOther, signin)
 		}
 		s, err := h.Store.SessionByID(ctx, secret.TokenHash(ck.Value))
 		if err != nil || !h.Now().Before(s.ExpiresAt) {
-			return c.Redirect(http.StatusSeeOther, "/admin/signin")
+			return c.Redirect(http.StatusSeeOther, signin)
 		}
 		t, err := h.Store.TenantByID(ctx, s.TenantID)
 		if err != nil {
@@ -43,15 +58,20 @@ func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u, err := h.Store.UserByID(ctx, s.UserID)
 		if err != nil || u.Disabled || u.TenantID != t.ID {
-			return c.Redirect(http.StatusSeeOther, "/admin/signin")
+			return c.Redirect(http.StatusSeeOther, signin)
 		}
-		if u.Role != storage.RoleAdmin {
+		if adminOnly && u.Role != storage.RoleAdmin {
 			return pageErr(http.StatusForbidden, "Account settings are for your organisation's admins. Ask one of them for help.")
 		}
 		if !mfa.Satisfied(mfa.Required(t.MFAEnabled, false), s.Factors) {
-			return c.Redirect(http.StatusSeeOther, "/admin/signin?tenant="+url.QueryEscape(t.Slug))
+			q := url.Values{"tenant": {t.Slug}}
+			if nextPage != "" {
+				q.Set("next", nextPage)
+			}
+			return c.Redirect(http.StatusSeeOther, "/admin/signin?"+q.Encode())
 		}
 		c.Set(actorKey, actor{id: u.ID, email: u.Email, tenant: t})
+		c.Set(sessionKey, s)
 		return next(c)
 	}
 }
@@ -83,6 +103,14 @@ func (h *Handler) signin(c echo.Context) error {
 	}
 	q := url.Values{"client_id": {cl.ID}, "redirect_uri": {cl.RedirectURIs[0]}, "response_type": {"code"},
 		"scope": {"openid"}, "state": {secret.RandomToken(16)}}
+	if c.QueryParam("next") == "account" {
+		q.Set("state", "account."+q.Get("state"))
+		if c.QueryParam("fresh") == "1" {
+			// A fresh, full sign-in with the second factor (ASVS 7.5.1) before changing recovery codes.
+			q.Set("prompt", "login")
+			q.Set("acr_values", mfa.ACRMFA)
+		}
+	}
 	return c.Redirect(http.StatusSeeOther, "/authorize?"+q.Encode())
 }
 
@@ -107,6 +135,9 @@ func (h *Handler) consoleClient(c echo.Context, t storage.Tenant) (storage.Clien
 func (h *Handler) callback(c echo.Context) error {
 	if e := c.QueryParam("error"); e != "" {
 		return pageErr(http.StatusForbidden, "Signing in to the account settings did not complete ("+e+").")
+	}
+	if strings.HasPrefix(c.QueryParam("state"), "account.") {
+		return c.Redirect(http.StatusSeeOther, accountURL)
 	}
 	return c.Redirect(http.StatusSeeOther, settingsURL)
 }

@@ -114,4 +114,5 @@ type AccountPage struct {
 	NewCodes          []string
 	DownloadURI       template.URL
 	Flash             string
+	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
 }

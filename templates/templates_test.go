@@ -511,7 +511,7 @@ func TestAccountNewCodes(t *testing.T) {
 		Base: sampleBase("Security"), Email: "ada@acme.example", MFAState: "active", RecoveryCodesLeft: 10,
 		NewCodes: []string{"aaaa-bbbb", "cccc-dddd"}, DownloadURI: "data:text/plain,aaaa-bbbb",
 	})
-	for _, s := range []string{"aaaa-bbbb", "cccc-dddd", `download="portcullis-recovery-codes.txt"`, `action="/login/account/recovery-codes"`, "Generate new recovery codes"} {
+	for _, s := range []string{"aaaa-bbbb", "cccc-dddd", `download="portcullis-recovery-codes.txt"`, `action="/admin/account/recovery-codes"`, "Generate new recovery codes"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("missing %q", s)
 		}

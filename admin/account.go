@@ -1,0 +1,74 @@
+package admin
+
+import (
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/templates"
+)
+
+const accountURL = "/admin/account"
+
+// freshFor is how recent a sign-in with the second factor must be to regenerate recovery codes.
+const freshFor = 10 * time.Minute
+
+// account is a user's own security page: MFA state and recovery codes left.
+func (h *Handler) account(c echo.Context) error {
+	return h.renderAccount(c, nil)
+}
+
+func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
+	ctx := h.ctx(c)
+	a := actorOf(c)
+	state, err := h.MFA.Status(ctx, a.id)
+	if err != nil {
+		return err
+	}
+	left, err := h.MFA.RecoveryCodesLeft(ctx, a.id)
+	if err != nil {
+		return err
+	}
+	p := templates.AccountPage{Base: h.base(c, "Security"), Email: a.email, MFAState: state, RecoveryCodesLeft: left, NewCodes: newCodes}
+	if !h.fresh(c) {
+		p.ReauthURL = "/admin/signin?" + url.Values{"tenant": {a.tenant.Slug}, "next": {"account"}, "fresh": {"1"}}.Encode()
+	}
+	if len(newCodes) > 0 {
+		text := "Recovery codes for " + a.email + " (" + a.tenant.Name + ")\nEach code works once.\n\n" + strings.Join(newCodes, "\n") + "\n"
+		p.DownloadURI = template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text)))
+		p.Flash = "New recovery codes were made. Your old codes no longer work."
+	}
+	return h.render(c, "account", p)
+}
+
+// fresh reports whether this browser signed in with the second factor within freshFor.
+func (h *Handler) fresh(c echo.Context) bool {
+	s, ok := c.Get(sessionKey).(storage.Session)
+	return ok && (slices.Contains(s.Factors, storage.FactorOTP) || slices.Contains(s.Factors, storage.FactorRecoveryCode)) &&
+		h.Now().Sub(s.AuthTime) <= freshFor
+}
+
+// regenerateCodes replaces the user's recovery codes, after a fresh sign-in with the second factor.
+func (h *Handler) regenerateCodes(c echo.Context) error {
+	if !h.fresh(c) {
+		return pageErr(http.StatusForbidden, "Sign in again with your authenticator app to generate new recovery codes.")
+	}
+	a := actorOf(c)
+	u, err := h.Store.UserByID(h.ctx(c), a.id)
+	if err != nil {
+		return err
+	}
+	codes, err := h.MFA.RegenerateRecoveryCodes(h.ctx(c), u, mfa.Meta{Address: c.RealIP()})
+	if err != nil {
+		return err
+	}
+	return h.renderAccount(c, codes)
+}
