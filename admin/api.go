@@ -292,6 +292,15 @@ func (h *Handler) patchUser(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if before.Role == storage.RoleAdmin && !before.Disabled && (out.Role != storage.RoleAdmin || out.Disabled) {
+			n, err := tx.CountActiveAdmins(h.ctx(c), out.TenantID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return &badInput{http.StatusConflict, "the tenant must keep at least one active admin"}
+			}
+		}
 		if out.Disabled && !before.Disabled {
 			if err := tx.RevokeUserTokens(h.ctx(c), out.ID, h.Now()); err != nil {
 				return err

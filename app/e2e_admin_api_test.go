@@ -797,6 +797,13 @@ func TestAdminAPICreateAndPatchUsers(t *testing.T) {
 			t.Fatalf("patch role back: %d", r.Status)
 		}
 		wantProblem(t, "demoted admin", e.call(t, "GET", "/mfa-policy", danAdmin, ""), 403)
+		// The tenant's last active admin can be neither demoted nor disabled.
+		for _, body := range []string{`{"role":"member"}`, `{"disabled":true}`} {
+			wantProblem(t, "last admin "+body, e.call(t, "PATCH", "/users/"+e.admin.ID, token, body), 409)
+		}
+		if u, err := st.UserByID(context.Background(), e.admin.ID); err != nil || u.Role != storage.RoleAdmin || u.Disabled {
+			t.Errorf("the last admin was changed: %+v %v", u, err)
+		}
 
 		// Disabled: tokens revoked, the SSO session ends, and signing in fails.
 		r = e.call(t, "PATCH", "/users/"+dan.ID, token, `{"disabled":true}`)

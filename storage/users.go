@@ -94,3 +94,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) er
 	})
 	return out, err
 }
+
+// CountActiveAdmins counts the tenant's admins that are not disabled.
+func (s *Store) CountActiveAdmins(ctx context.Context, tenantID string) (int64, error) {
+	var n int64
+	err := s.ctx(ctx).Model(&userRow{}).Where("tenant_id = ? AND role = ? AND disabled = ?", tenantID, RoleAdmin, false).Count(&n).Error
+	return n, translate("count active admins", err)
+}
