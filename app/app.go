@@ -199,6 +199,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
+	mux.Handle("/authorize", lh.AuthorizeErrors(provider))
 	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
 	mux.Handle("/end_session", lh.EndSession(provider))
 	mux.Handle("/", provider)

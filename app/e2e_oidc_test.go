@@ -255,11 +255,12 @@ func TestAuthorizeRefusals(t *testing.T) {
 					if p.Status != tc.wantPage || p.Redirect != nil || p.Header.Get("Location") != "" {
 						t.Fatalf("got %d redirect %v, want an error page %d", p.Status, p.Redirect, tc.wantPage)
 					}
-					// The library's page is plain text: one sentence a person can read, no JSON, no echo of
-					// the unregistered URI.
-					if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/") || !strings.Contains(p.Body, tc.wantText) ||
-						strings.Contains(p.Body, "evil.example") || strings.Contains(p.Body, "{") {
-						t.Errorf("error page %s %q, want text mentioning %q", ct, p.Body, tc.wantText)
+					// Our HTML error page with the provider's one-line reason: no JSON, no echo of the
+					// unregistered URI.
+					if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(p.Body, tc.wantText) ||
+						!strings.Contains(p.Body, "This sign-in link is not valid") ||
+						strings.Contains(p.Body, "evil.example") || strings.Contains(p.Body, `{"`) {
+						t.Errorf("error page %s %q, want a page mentioning %q", ct, p.Body, tc.wantText)
 					}
 					return
 				}

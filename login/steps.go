@@ -461,3 +461,61 @@ func (h *Handler) CallbackGuard(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// AuthorizeErrors wraps the provider's /authorize: when the provider must not redirect (unknown
+// client, unregistered redirect URI) it answers plain text; a person gets our error page instead,
+// with the provider's one-line reason.
+func (h *Handler) AuthorizeErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ew := &authorizeErrorWriter{ResponseWriter: w}
+		next.ServeHTTP(ew, r)
+		if !ew.replaced {
+			return
+		}
+		detail := ew.body.String()
+		if i := strings.Index(detail, "Description="); i >= 0 { // "ErrorType=... Description=... Parent=..."
+			detail = detail[i+len("Description="):]
+			if j := strings.Index(detail, " Parent="); j >= 0 {
+				detail = detail[:j]
+			}
+		}
+		detail = strings.TrimSpace(strings.ReplaceAll(detail, "\n", " "))
+		hd := w.Header()
+		hd.Set("Content-Type", "text/html; charset=utf-8")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; frame-ancestors 'none'")
+		w.WriteHeader(ew.status)
+		_ = h.Templates.Render(w, "error", templates.ErrorPage{Base: templates.Base{Title: "This sign-in link is not valid"},
+			Status: ew.status, Heading: "This sign-in link is not valid",
+			Message: "The app that sent you here asked for something this server does not allow, so nothing was sent back to it. " +
+				"Please tell the app's owner. Reason: " + detail})
+	})
+}
+
+// authorizeErrorWriter holds back a plain-text error answer so that it can be replaced by a page.
+type authorizeErrorWriter struct {
+	http.ResponseWriter
+	replaced bool
+	status   int
+	body     strings.Builder
+}
+
+func (w *authorizeErrorWriter) WriteHeader(status int) {
+	if status >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.replaced, w.status = true, status
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *authorizeErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		if w.body.Len() < 1024 {
+			w.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *authorizeErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -194,6 +194,7 @@ func (h *handler) discovery(w http.ResponseWriter, r *http.Request) {
 	d.ACRValuesSupported = mfa.ACRValues()
 	d.ClaimsParameterSupported = true // honoured for an essential acr claim
 	d.SubjectTypesSupported = []string{"public"}
+	w.Header().Set("Cache-Control", "no-store")
 	oidcop.Discover(w, d)
 }
 
