@@ -360,3 +360,21 @@ func TestMFAEnrolmentSecretIsNeverShownTwice(t *testing.T) {
 		}
 	})
 }
+
+// An essential acr claim in the claims parameter (OIDC Core §5.5.1.1) demands MFA like acr_values.
+func TestMFAStepUpByEssentialACRClaim(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMFAEnv(t, st, false)
+		claims := `{"id_token":{"acr":{"essential":true,"values":["urn:portcullis:acr:mfa"]}}}`
+		_, p := m.password(t, m.env.NewBrowser(), oauth2.SetAuthURLParam("claims", claims))
+		if !strings.HasPrefix(p.URL.Path, "/login/enrol") {
+			t.Fatalf("an essential acr claim for MFA went to %s", p.URL)
+		}
+		// A malformed claims parameter is refused to the app, not ignored.
+		b := m.env.NewBrowser()
+		p = b.Get(m.rp.Start(oauth2.SetAuthURLParam("claims", "{not json")).URL)
+		if apptest.AppError(p) != "invalid_request" {
+			t.Fatalf("malformed claims: %v %d", p.Redirect, p.Status)
+		}
+	})
+}
