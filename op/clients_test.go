@@ -1,0 +1,94 @@
+package op
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/storage"
+)
+
+func TestValidateRedirectURI(t *testing.T) {
+	for _, tc := range []struct {
+		uri  string
+		ok   bool
+		want string
+	}{
+		{"https://app.example.com/cb", true, ""},
+		{"http://127.0.0.1:8123/cb", true, ""},
+		{"http://[::1]/cb", true, ""},
+		{"http://localhost:3000/callback?x=1", true, ""},
+		{"http://app.example.com/cb", false, "https"},
+		{"http://127.0.0.1.evil.example/cb", false, "https"},
+		{"myapp://cb", false, "https"},
+		{"https://app.example.com/cb#frag", false, "fragment"},
+		{"https://user:pw@app.example.com/cb", false, "credentials"},
+		{"/relative", false, "absolute"},
+		{"", false, "absolute"},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			err := ValidateRedirectURI(tc.uri)
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("ValidateRedirectURI(%q) = %v, want ok=%v (%q)", tc.uri, err, tc.ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateClient(t *testing.T) {
+	web := storage.Client{Name: "App", Grants: []string{GrantAuthorizationCode, GrantRefreshToken}, RedirectURIs: []string{"https://a.example/cb"}}
+	for _, tc := range []struct {
+		name string
+		edit func(*storage.Client)
+		want []string // every problem expected in the error; none: valid
+	}{
+		{"web app", func(*storage.Client) {}, nil},
+		{"service", func(c *storage.Client) {
+			c.Grants, c.RedirectURIs, c.Admin = []string{GrantClientCredentials}, nil, true
+		}, nil},
+		{"no name, unknown grant", func(c *storage.Client) { c.Name, c.Grants = "", []string{"password"} }, []string{"name", `grant "password"`}},
+		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, []string{"redirect_uris"}},
+		{"refresh alone", func(c *storage.Client) { c.Grants = []string{GrantRefreshToken} }, []string{"refresh_token needs"}},
+		{"public admin", func(c *storage.Client) { c.Public, c.Admin = true, true }, []string{"public client", "admin client needs"}},
+		{"bad post-logout", func(c *storage.Client) { c.PostLogoutURIs = []string{"http://evil.example/"} }, []string{"post_logout_redirect_uri"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := web
+			tc.edit(&c)
+			err := ValidateClient(c)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("valid client refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("invalid client accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEssentialACRDemandsMFA(t *testing.T) {
+	for _, tc := range []struct {
+		raw     string
+		demands bool
+		bad     bool
+	}{
+		{`{"id_token":{"acr":{"essential":true,"values":["urn:portcullis:acr:mfa"]}}}`, true, false},
+		{`{"userinfo":{"acr":{"essential":true,"value":"urn:portcullis:acr:mfa"}}}`, true, false},
+		{`{"id_token":{"acr":{"values":["urn:portcullis:acr:mfa"]}}}`, false, false}, // voluntary
+		{`{"id_token":{"acr":{"essential":true,"values":["urn:portcullis:acr:pwd"]}}}`, false, false},
+		{`{"id_token":{"email":null}}`, false, false},
+		{`{not json`, false, true},
+	} {
+		got, err := essentialACRDemandsMFA(tc.raw)
+		if got != tc.demands || (err != nil) != tc.bad {
+			t.Errorf("%s: got %v, %v", tc.raw, got, err)
+		}
+	}
+}
