@@ -176,6 +176,7 @@ func (h *Handler) settings(c echo.Context) error {
 		data.Users = append(data.Users, templates.UserRow{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, MFAState: u.MFA,
 			Disabled: u.Disabled, EnrolledAt: u.EnrolledAt, LastUsed: u.LastUsedAt})
 	}
+	emails[a.tenant.ID] = a.tenant.Name // the target of policy changes
 	data.MFAUpdatedBy = nameOf(emails, a.tenant.MFAUpdatedBy)
 	for _, e := range evs {
 		data.Events = append(data.Events, templates.EventRow{At: e.CreatedAt, Actor: nameOf(emails, e.ActorID), Action: e.Action,

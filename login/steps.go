@@ -326,7 +326,7 @@ func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string,
 		e, err = h.MFA.CurrentEnrolment(ctx, f.user, h.issuerName(f))
 	}
 	if errors.Is(err, mfa.ErrNoPendingEnrolment) {
-		e, err = h.MFA.BeginEnrolment(ctx, f.user, h.issuerName(f))
+		e, err = h.MFA.BeginEnrolment(ctx, f.user, h.issuerName(f), h.meta(c, f))
 	}
 	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
 		return c.Redirect(http.StatusSeeOther, "/login/otp?authRequestID="+url.QueryEscape(f.req.ID))

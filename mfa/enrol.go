@@ -46,7 +46,7 @@ func (e Enrolment) LogValue() slog.Value {
 // BeginEnrolment creates a new pending TOTP secret for user, replacing any earlier pending one, and
 // returns what the enrolment page shows. issuer is the name the authenticator app displays (for example
 // the tenant's name). It refuses with ErrAlreadyEnrolled when the user has an active authenticator.
-func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer string) (Enrolment, error) {
+func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer string, meta Meta) (Enrolment, error) {
 	a, err := s.Store.AuthenticatorByUser(ctx, user.ID)
 	switch {
 	case err == nil && a.State == storage.AuthenticatorActive:
@@ -77,7 +77,7 @@ func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer 
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
-	s.audit(ctx, user, AuditEnrolmentStarted, Meta{}, nil)
+	s.audit(ctx, user, AuditEnrolmentStarted, meta, nil)
 	return en, nil
 }
 

@@ -156,11 +156,11 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if _, err := f.svc.ConfirmEnrolment(ctx, user, "123456", meta); !errors.Is(err, ErrNoPendingEnrolment) {
 		t.Fatalf("ConfirmEnrolment before begin = %v, want ErrNoPendingEnrolment", err)
 	}
-	first, err := f.svc.BeginEnrolment(ctx, user, "Acme")
+	first, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme") // a new tab replaces the pending secret
+	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}) // a new tab replaces the pending secret
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if err := f.svc.Verify(ctx, user, mustCode(t, key, t0), meta); !errors.Is(err, ErrReplay) {
 		t.Errorf("Verify with the confirming code = %v, want ErrReplay", err)
 	}
-	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme"); !errors.Is(err, ErrAlreadyEnrolled) {
+	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}); !errors.Is(err, ErrAlreadyEnrolled) {
 		t.Errorf("BeginEnrolment when active = %v, want ErrAlreadyEnrolled", err)
 	}
 	if _, err := f.svc.CurrentEnrolment(ctx, user, "Acme"); !errors.Is(err, ErrAlreadyEnrolled) {
@@ -247,7 +247,7 @@ func TestSecretsNotAtRestOrInAudit(t *testing.T) {
 	f.svc.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	user := f.user(t, "alice@example.com")
 	meta := Meta{Address: "192.0.2.7", ClientID: "app"}
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme")
+	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestEnrolmentRandomFailure(t *testing.T) {
 	f := newSQLiteFixture(t)
 	f.svc.Rand = io.LimitReader(rand.Reader, 4)
 	user := f.user(t, "alice@example.com")
-	if _, err := f.svc.BeginEnrolment(context.Background(), user, "Acme"); err == nil {
+	if _, err := f.svc.BeginEnrolment(context.Background(), user, "Acme", Meta{}); err == nil {
 		t.Fatal("BeginEnrolment with a short random source succeeded")
 	}
 	if st, _ := f.svc.Status(context.Background(), user.ID); st != StateNone {

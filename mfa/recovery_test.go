@@ -17,7 +17,7 @@ func (f *fixture) enrolled(t *testing.T, email string) (storage.User, []byte, []
 	t.Helper()
 	ctx := context.Background()
 	user := f.user(t, email)
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme")
+	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func TestVerifyRFCVectors(t *testing.T) {
 	f.svc.Rand = io.MultiReader(bytes.NewReader(seedSHA1), rand.Reader)
 	user := f.user(t, "alice@example.com")
 
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme")
+	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestVerifyNotEnrolled(t *testing.T) {
 	}
 	// A pending authenticator never verifies, even with the right code.
 	f.svc.Rand = io.MultiReader(bytes.NewReader(seedSHA1), rand.Reader)
-	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme"); err != nil {
+	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.Verify(ctx, user, mustCode(t, seedSHA1, f.clk.Now()), Meta{}); !errors.Is(err, ErrNotEnrolled) {
