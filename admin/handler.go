@@ -66,10 +66,10 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	s := g.Group("/settings", h.session)
 	s.GET("", h.home)
 	s.GET("/security", h.settings)
-	s.GET("/security/mfa/confirm", h.confirmPolicy)
-	s.POST("/security/mfa", h.setPolicyForm)
-	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset)
-	s.POST("/users/:user/reset-mfa", h.resetMFAForm)
+	s.GET("/security/mfa/confirm", h.confirmPolicy, h.requireRecent)
+	s.POST("/security/mfa", h.setPolicyForm, h.requireRecent)
+	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset, h.requireRecent)
+	s.POST("/users/:user/reset-mfa", h.resetMFAForm, h.requireRecent)
 }
 
 // problems answers the API's own errors (unknown paths, the body limit, failures) as RFC 9457

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -103,10 +104,14 @@ func (h *Handler) signin(c echo.Context) error {
 	}
 	q := url.Values{"client_id": {cl.ID}, "redirect_uri": {cl.RedirectURIs[0]}, "response_type": {"code"},
 		"scope": {"openid"}, "state": {secret.RandomToken(16)}}
+	if c.QueryParam("reauth") == "1" {
+		// A full sign-in again (ASVS 7.5.1) before changing authentication settings.
+		q.Set("prompt", "login")
+	}
 	if c.QueryParam("next") == "account" {
 		q.Set("state", "account."+q.Get("state"))
 		if c.QueryParam("fresh") == "1" {
-			// A fresh, full sign-in with the second factor (ASVS 7.5.1) before changing recovery codes.
+			// Recovery codes are changed only after a fresh sign-in with the second factor.
 			q.Set("prompt", "login")
 			q.Set("acr_values", mfa.ACRMFA)
 		}
@@ -210,6 +215,30 @@ func (h *Handler) render(c echo.Context, name string, data any) error {
 	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
 	c.Response().WriteHeader(http.StatusOK)
 	return h.Templates.Render(c.Response(), name, data)
+}
+
+// recentFor is how recent the admin's sign-in must be to change the tenant's authentication settings.
+const recentFor = 15 * time.Minute
+
+// recent reports whether the browser's sign-in is at most recentFor old (ASVS 7.5.1: re-authenticate
+// before changing authentication settings).
+func (h *Handler) recent(c echo.Context) bool {
+	s, ok := c.Get(sessionKey).(storage.Session)
+	return ok && h.Now().Sub(s.AuthTime) <= recentFor
+}
+
+// requireRecent sends an admin whose sign-in is older than recentFor to sign in again (GET), or
+// refuses the change (POST).
+func (h *Handler) requireRecent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.recent(c) {
+			return next(c)
+		}
+		if c.Request().Method == http.MethodGet {
+			return c.Redirect(http.StatusSeeOther, "/admin/signin?"+url.Values{"tenant": {actorOf(c).tenant.Slug}, "reauth": {"1"}}.Encode())
+		}
+		return pageErr(http.StatusForbidden, "For your security, sign in again before changing authentication settings.")
+	}
 }
 
 func (h *Handler) confirmPolicy(c echo.Context) error {

@@ -405,3 +405,38 @@ func TestAdminPagesResetMFA(t *testing.T) {
 		}
 	})
 }
+
+// Changing authentication settings needs a recent sign-in (ASVS 7.5.1): after 15 minutes the admin
+// signs in again (the password form, even with a live session) before the confirm page, and a POST on a
+// stale session changes nothing.
+func TestAdminPagesChangesNeedARecentSignIn(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		pe := newPagesEnv(t, st)
+		b := pe.env.NewBrowser()
+		p := pe.signInToSettings(t, b, pe.admin.Email)
+		wantSettings(t, p)
+		confirm := b.Get(pe.env.URL + "/admin/settings/security/mfa/confirm?enabled=true")
+		form := confirm.Form(t, "/admin/settings/security/mfa")
+
+		pe.env.Clock.Advance(16 * time.Minute)
+		if q := b.Post(pe.env.URL+"/admin/settings/security/mfa", form.Fields); q.Status != 403 {
+			t.Fatalf("a change on a stale sign-in: %d", q.Status)
+		}
+		if ten, _ := st.TenantByID(context.Background(), pe.ten.ID); ten.MFAEnabled {
+			t.Fatal("the stale POST turned MFA on")
+		}
+		q := b.Get(pe.env.URL + "/admin/settings/security/mfa/confirm?enabled=true")
+		if !strings.HasPrefix(q.URL.Path, "/login") || len(q.Forms()) == 0 {
+			t.Fatalf("stale confirm went to %s, want the password form", q.URL)
+		}
+		q = b.Submit(q, "/login/password", map[string]string{"email": pe.admin.Email, "password": pw})
+		wantSettings(t, q)
+		_, after := confirmAndSubmit(t, b, q, "/admin/settings/security/mfa/confirm?enabled=true", "/admin/settings/security/mfa")
+		if after.Status != 200 {
+			t.Fatalf("after signing in again the change failed: %d %s", after.Status, after.URL)
+		}
+		if ten, _ := st.TenantByID(context.Background(), pe.ten.ID); !ten.MFAEnabled {
+			t.Fatal("MFA is not on after the fresh sign-in and confirmation")
+		}
+	})
+}
