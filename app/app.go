@@ -174,7 +174,8 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static),
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
 		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
-		Events: a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+		VerifyHint: a.Provider.VerifyIDTokenHint,
+		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -168,3 +168,30 @@ func TestRPInitiatedLogout(t *testing.T) {
 		})
 	})
 }
+
+// Without a valid id_token_hint, end_session does not sign the browser out by itself (anyone could
+// link to it): the user is asked to confirm.
+func TestEndSessionWithoutHintAsks(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st)
+		for _, q := range []url.Values{{}, {"id_token_hint": {"not.a.jwt"}}} {
+			b := o.env.NewBrowser()
+			o.signIn(t, o.rp, b)
+			b.Get(o.env.URL + endSessionPath + "?" + q.Encode())
+			a := o.rp.Start()
+			if p := b.Get(a.URL); p.Redirect == nil || p.Redirect.Query().Get("code") == "" {
+				t.Fatalf("end_session with %v signed the browser out without asking (%d %s)", q, p.Status, p.URL)
+			}
+		}
+		b := o.env.NewBrowser()
+		o.signIn(t, o.rp, b)
+		p := b.Get(o.env.URL + endSessionPath)
+		if p.URL.Path != "/login/logout" {
+			t.Fatalf("end_session without a hint went to %s, want the sign-out confirmation", p.URL)
+		}
+		b.Submit(p, "/login/logout", nil)
+		if p := b.Get(o.rp.Start(prompt("none")).URL); apptest.AppError(p) != "login_required" {
+			t.Errorf("after confirming the sign-out prompt=none: %v", p.Redirect)
+		}
+	})
+}

@@ -410,14 +410,7 @@ func (h *Handler) loggedOut(c echo.Context) error {
 		Heading: "You are signed out", Message: "You can close this window."})
 }
 
-func (h *Handler) anySession(c echo.Context) (storage.Session, bool) {
-	ck, err := c.Cookie(SessionCookie)
-	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
-		return storage.Session{}, false
-	}
-	s, err := h.Store.SessionByID(c.Request().Context(), secret.TokenHash(ck.Value))
-	return s, err == nil && h.Now().Before(s.ExpiresAt)
-}
+func (h *Handler) anySession(c echo.Context) (storage.Session, bool) { return h.sessionOf(c.Request()) }
 
 // EndBrowserSession deletes this browser's SSO session and clears its cookie.
 func (h *Handler) EndBrowserSession(w http.ResponseWriter, r *http.Request) error {
@@ -432,8 +425,29 @@ func (h *Handler) EndBrowserSession(w http.ResponseWriter, r *http.Request) erro
 
 // EndSession wraps the provider's end_session endpoint: the provider checks the app's
 // post_logout_redirect_uri and redirects; the browser's session ends here, where the cookie is seen.
+// Only a request with a valid id_token_hint ends it silently; without one (anyone could link to it)
+// the user is asked to confirm on our sign-out page.
 func (h *Handler) EndSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "malformed request", http.StatusBadRequest)
+			return
+		}
+		hint := r.Form.Get("id_token_hint")
+		if hint == "" {
+			if _, ok := h.sessionOf(r); ok {
+				http.Redirect(w, r, "/login/logout", http.StatusSeeOther)
+				return
+			}
+			next.ServeHTTP(w, r) // nothing to end: the provider redirects (or refuses) as usual
+			return
+		}
+		if h.VerifyHint != nil {
+			if _, err := h.VerifyHint(r, hint); err != nil {
+				next.ServeHTTP(w, r) // the provider answers the bad hint; the session stays
+				return
+			}
+		}
 		if err := h.EndBrowserSession(w, r); err != nil {
 			h.Log.ErrorContext(r.Context(), "end session", "err", err)
 			http.Error(w, "could not end the session", http.StatusInternalServerError)
@@ -441,6 +455,15 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (h *Handler) sessionOf(r *http.Request) (storage.Session, bool) {
+	ck, err := r.Cookie(SessionCookie)
+	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
+		return storage.Session{}, false
+	}
+	s, err := h.Store.SessionByID(r.Context(), secret.TokenHash(ck.Value))
+	return s, err == nil && h.Now().Before(s.ExpiresAt)
 }
 
 // CallbackGuard wraps the provider's callback: it issues a code only to the browser the request is

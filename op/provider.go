@@ -5,6 +5,7 @@ package op
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -239,4 +240,16 @@ func (p *Provider) CallbackURL(r *http.Request, id string) string {
 func (p *Provider) VerifyAccessToken(r *http.Request, token string) (*oidc.AccessTokenClaims, error) {
 	ctx := oidcop.ContextWithIssuer(r.Context(), p.OP.IssuerFromRequest(r))
 	return oidcop.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, token, p.OP.AccessTokenVerifier(ctx))
+}
+
+// VerifyIDTokenHint checks an id_token_hint issued by us (signature and issuer; an expired one is
+// accepted, as at end_session) and returns its subject.
+func (p *Provider) VerifyIDTokenHint(r *http.Request, hint string) (string, error) {
+	ctx := oidcop.ContextWithIssuer(r.Context(), p.OP.IssuerFromRequest(r))
+	claims, err := oidcop.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.OP.IDTokenHintVerifier(ctx))
+	var expired oidcop.IDTokenHintExpiredError
+	if err != nil && !errors.As(err, &expired) {
+		return "", err
+	}
+	return claims.Subject, nil
 }
