@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
@@ -30,11 +31,27 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return len(res), fmt.Errorf("migrate: %w", err)
+	// Instances starting together race to migrate. There is no advisory lock (distributed
+	// PostgreSQL-compatible databases lack it): a loser's transaction rolls back, and it looks again;
+	// when the winner has applied everything, it starts on the migrated schema.
+	var res []*goose.MigrationResult
+	for attempt := 0; ; attempt++ {
+		res, err = p.Up(ctx)
+		if err == nil {
+			return len(res), nil
+		}
+		if attempt == 4 {
+			return len(res), fmt.Errorf("migrate: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return len(res), fmt.Errorf("migrate: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+			return len(res), nil
+		}
 	}
-	return len(res), nil
 }
 
 // MigrationsPending reports whether the schema is behind this binary (for /readyz).

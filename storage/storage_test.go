@@ -124,3 +124,30 @@ func freshPostgresSchema(t *testing.T) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// Instances that start together on a fresh PostgreSQL migrate it once between them, and all start.
+func TestConcurrentMigrate(t *testing.T) {
+	dsn := freshPostgresSchema(t)
+	const n = 4
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			st, err := storage.Open(t.Context(), dsn, storage.Options{MaxOpenConns: 2}, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			_, err = st.Migrate(t.Context())
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("an instance failed to start: %v", err)
+		}
+	}
+}
