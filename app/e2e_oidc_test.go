@@ -384,3 +384,23 @@ func TestParallelRedemption(t *testing.T) {
 		}
 	})
 }
+
+// A sign-in finished just before the auth request's deadline still redeems its code after it.
+func TestCodeOutlivesTheLoginDeadline(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st)
+		b := o.env.NewBrowser()
+		a := o.rp.Start()
+		p := b.Get(a.URL)
+		o.env.Clock.Advance(14*time.Minute + 50*time.Second) // the user took their time
+		p = b.Submit(p, "/login/password", map[string]string{"email": o.user.Email, "password": pw})
+		code := a.Code(t, p)
+		o.env.Clock.Advance(20 * time.Second) // past the request's 15 minutes, within the code's minute
+		if _, err := o.env.Store.Sweep(context.Background(), o.env.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.rp.Exchange(code, a); err != nil {
+			t.Fatalf("exchange after the login deadline: %v", err)
+		}
+	})
+}

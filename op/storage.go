@@ -185,7 +185,10 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 		}
 	}
 	required := mfa.Required(t.MFAEnabled, a.RequireMFA)
-	v.done = !u.Disabled && u.TenantID == a.TenantID && s.Now().Before(a.ExpiresAt) && mfa.Satisfied(required, a.Factors)
+	// An issued code carries the request past its login deadline; before that, an expired request is
+	// never done.
+	live := s.Now().Before(a.ExpiresAt) || a.CodeHash != ""
+	v.done = !u.Disabled && u.TenantID == a.TenantID && live && mfa.Satisfied(required, a.Factors)
 	v.amr = mfa.AMR(a.Factors)
 	v.acr = mfa.ACR(a.Factors)
 	return v, nil

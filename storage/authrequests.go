@@ -61,8 +61,10 @@ func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string
 
 // SaveAuthCode records the hash of the code issued for the request. It succeeds once per request.
 func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	// The request lives at least as long as its code, so the sweeper cannot take it from under an exchange.
 	res := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND code_hash IS NULL AND consumed_at IS NULL", id).
-		Updates(map[string]any{"code_hash": codeHash, "code_expires_at": utc(expiresAt)})
+		Updates(map[string]any{"code_hash": codeHash, "code_expires_at": utc(expiresAt),
+			"expires_at": gorm.Expr("CASE WHEN expires_at < ? THEN ? ELSE expires_at END", utc(expiresAt), utc(expiresAt))})
 	if res.Error != nil {
 		return translate("save auth code", res.Error)
 	}
