@@ -273,12 +273,18 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 					return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
 				}
 				prev := mfa.State(a, err)
-				if err := st.ResetMFA(ctx, u.ID, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID,
-					Action: "mfa.reset", Address: cliAddress}); err != nil {
-					return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
-				}
-				if err := st.RevokeUserTokens(ctx, u.ID, time.Now()); err != nil {
-					return fmt.Errorf("revoke the tokens of %q: %w", u.Email, err)
+				err = st.InTx(ctx, func(tx *storage.Store) error { // reset, revocation and audit event together
+					if err := tx.ResetMFA(ctx, u.ID, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID,
+						Action: "mfa.reset", Address: cliAddress}); err != nil {
+						return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
+					}
+					if err := tx.RevokeUserTokens(ctx, u.ID, time.Now()); err != nil {
+						return fmt.Errorf("revoke the tokens of %q: %w", u.Email, err)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
 				}
 				res := resetMFAResult{ID: u.ID, TenantID: t.ID, Email: u.Email, PreviousMFA: prev, MFA: mfa.StateNone}
 				return c.emit(res, func(w io.Writer) error {
@@ -311,13 +317,20 @@ func (c *cli) userSetRoleCmd() *cobra.Command {
 					return err
 				}
 				old := u.Role
-				u, err = st.UpdateUser(ctx, u.ID, func(nu *storage.User) error { nu.Role = role; return nil })
+				err = st.InTx(ctx, func(tx *storage.Store) error { // the change and its audit event together
+					var err error
+					u, err = tx.UpdateUser(ctx, u.ID, func(nu *storage.User) error { nu.Role = role; return nil })
+					if err != nil {
+						return fmt.Errorf("set the role of %q: %w", sel.email+sel.id, err)
+					}
+					if err := tx.AddAudit(ctx, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID, Action: "user.role_changed",
+						Address: cliAddress, Detail: map[string]any{"old": old, "new": role}}); err != nil {
+						return fmt.Errorf("audit the role change of %q: %w", u.Email, err)
+					}
+					return nil
+				})
 				if err != nil {
-					return fmt.Errorf("set the role of %q: %w", sel.email+sel.id, err)
-				}
-				if err := st.AddAudit(ctx, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID, Action: "user.role_changed",
-					Address: cliAddress, Detail: map[string]any{"old": old, "new": role}}); err != nil {
-					return fmt.Errorf("audit the role change of %q: %w", u.Email, err)
+					return err
 				}
 				return c.emit(toUserJSON(u, c.mfaState(ctx, st, u.ID)), func(w io.Writer) error {
 					_, err := fmt.Fprintf(w, "%s is now %s (was %s)\n", u.Email, u.Role, old)
@@ -350,22 +363,29 @@ func (c *cli) userSetDisabledCmd(use string, disabled bool) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				u, err = st.UpdateUser(ctx, u.ID, func(nu *storage.User) error { nu.Disabled = disabled; return nil })
-				if err != nil {
-					return fmt.Errorf("%s user %q: %w", use, sel.email+sel.id, err)
-				}
-				if disabled {
-					if err := st.RevokeUserTokens(ctx, u.ID, time.Now()); err != nil {
-						return fmt.Errorf("revoke the tokens of %q: %w", u.Email, err)
-					}
-				}
 				action := "user.enabled"
 				if disabled {
 					action = "user.disabled"
 				}
-				if err := st.AddAudit(ctx, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID, Action: action,
-					Address: cliAddress}); err != nil {
-					return fmt.Errorf("audit: %w", err)
+				err = st.InTx(ctx, func(tx *storage.Store) error { // the change, the revocation and the audit event together
+					var err error
+					u, err = tx.UpdateUser(ctx, u.ID, func(nu *storage.User) error { nu.Disabled = disabled; return nil })
+					if err != nil {
+						return fmt.Errorf("%s user %q: %w", use, sel.email+sel.id, err)
+					}
+					if disabled {
+						if err := tx.RevokeUserTokens(ctx, u.ID, time.Now()); err != nil {
+							return fmt.Errorf("revoke the tokens of %q: %w", u.Email, err)
+						}
+					}
+					if err := tx.AddAudit(ctx, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID, Action: action,
+						Address: cliAddress}); err != nil {
+						return fmt.Errorf("audit: %w", err)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
 				}
 				return c.emit(toUserJSON(u, c.mfaState(ctx, st, u.ID)), func(w io.Writer) error {
 					_, err := fmt.Fprintf(w, "user %s is now %sd\n", u.Email, use)
