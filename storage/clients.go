@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateClient stores a new client; the caller hashes the secret.
@@ -48,14 +50,23 @@ func (s *Store) ListClients(ctx context.Context, tenantID string) ([]Client, err
 	return out, nil
 }
 
-// DeleteClient removes a tenant's client, with its pending auth requests (by cascade).
+// DeleteClient removes a tenant's client, with its pending auth requests (by cascade), and revokes
+// every token issued to it, in one transaction.
 func (s *Store) DeleteClient(ctx context.Context, tenantID, id string) error {
-	res := s.ctx(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&clientRow{})
-	if res.Error != nil {
-		return translate("delete client", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return translate("delete client", ErrNotFound)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&clientRow{})
+		if res.Error != nil {
+			return translate("delete client", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return translate("delete client", ErrNotFound)
+		}
+		now := time.Now().UTC()
+		for _, m := range []any{&accessTokenRow{}, &refreshTokenRow{}} {
+			if err := tx.Model(m).Where("client_id = ? AND revoked_at IS NULL", id).Update("revoked_at", now).Error; err != nil {
+				return translate("delete client", err)
+			}
+		}
+		return nil
+	})
 }

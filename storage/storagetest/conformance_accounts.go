@@ -227,9 +227,13 @@ func testClients(t *testing.T, st *storage.Store) {
 		})
 	}
 
-	// A client's pending auth requests go with it.
+	// A client's pending auth requests go with it, and the tokens issued to it are revoked.
 	w := world{tenant: acme, user: mustUser(t, st, acme.ID, "alice@example.com"), client: cli}
 	ar := w.mustAuthRequest(t, st)
+	at, rt := tokenPair("grant-del", w.user, cli.ID, now().Add(time.Hour))
+	wantErr(t, "CreateTokens", st.CreateTokens(ctx, at, &rt), nil)
+	otherAT, _ := tokenPair("grant-other", w.user, spa.ID, now().Add(time.Hour))
+	wantErr(t, "CreateTokens", st.CreateTokens(ctx, otherAT, nil), nil)
 
 	for _, tc := range []struct {
 		name, tenant, id string
@@ -250,6 +254,15 @@ func testClients(t *testing.T, st *storage.Store) {
 	wantErr(t, "AuthRequestByID after its client was deleted", err, storage.ErrNotFound)
 	_, err = st.ClientByID(ctx, spa.ID)
 	wantErr(t, "ClientByID of another client", err, nil)
+	if got, err := st.AccessTokenByID(ctx, at.ID); err != nil || got.RevokedAt == nil {
+		t.Errorf("access token of the deleted client: revoked %v, %v", got.RevokedAt, err)
+	}
+	if got, err := st.RefreshTokenByHash(ctx, rt.TokenHash); err != nil || got.RevokedAt == nil {
+		t.Errorf("refresh token of the deleted client: revoked %v, %v", got.RevokedAt, err)
+	}
+	if got, err := st.AccessTokenByID(ctx, otherAT.ID); err != nil || got.RevokedAt != nil {
+		t.Errorf("another client's token was revoked: %v, %v", got.RevokedAt, err)
+	}
 }
 
 func testSessions(t *testing.T, st *storage.Store) {
