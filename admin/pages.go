@@ -69,6 +69,9 @@ func (h *Handler) sessionFor(adminOnly bool, nextPage string, next echo.HandlerF
 			if nextPage != "" {
 				q.Set("next", nextPage)
 			}
+			if f := c.QueryParam("flash"); flashes[f] != "" {
+				q.Set("flash", f) // shown after the step-up (turning MFA on sends the admin through it)
+			}
 			return c.Redirect(http.StatusSeeOther, "/admin/signin?"+q.Encode())
 		}
 		c.Set(actorKey, actor{id: u.ID, email: u.Email, tenant: t})
@@ -108,6 +111,9 @@ func (h *Handler) signin(c echo.Context) error {
 		// A full sign-in again (ASVS 7.5.1) before changing authentication settings.
 		q.Set("prompt", "login")
 	}
+	if f := c.QueryParam("flash"); flashes[f] != "" {
+		q.Set("state", "flash-"+f+"."+q.Get("state"))
+	}
 	if c.QueryParam("next") == "account" {
 		q.Set("state", "account."+q.Get("state"))
 		if c.QueryParam("fresh") == "1" {
@@ -141,8 +147,12 @@ func (h *Handler) callback(c echo.Context) error {
 	if e := c.QueryParam("error"); e != "" {
 		return pageErr(http.StatusForbidden, "Signing in to the account settings did not complete ("+e+").")
 	}
-	if strings.HasPrefix(c.QueryParam("state"), "account.") {
+	state := c.QueryParam("state")
+	if strings.HasPrefix(state, "account.") {
 		return c.Redirect(http.StatusSeeOther, accountURL)
+	}
+	if f, _, ok := strings.Cut(strings.TrimPrefix(state, "flash-"), "."); ok && strings.HasPrefix(state, "flash-") && flashes[f] != "" {
+		return c.Redirect(http.StatusSeeOther, settingsURL+"?flash="+f)
 	}
 	return c.Redirect(http.StatusSeeOther, settingsURL)
 }

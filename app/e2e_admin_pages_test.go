@@ -191,6 +191,9 @@ func TestAdminPagesEnableAndRemoveMFA(t *testing.T) {
 		_, p = enrolOn(t, env, b, p)
 		wantSettings(t, p)
 		wantPolicyShown(t, p, true)
+		if !strings.Contains(p.Body, "Two factor authentication is on.") {
+			t.Error("the confirmation message was lost on the way through enrolment")
+		}
 		if !strings.Contains(p.Body, "mfa.policy_changed") {
 			t.Error("the recent activity does not show the change")
 		}
