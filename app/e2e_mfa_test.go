@@ -19,10 +19,11 @@ import (
 const pw = "correct horse battery"
 
 type mfaEnv struct {
-	env  *apptest.Env
-	ten  storage.Tenant
-	user storage.User
-	rp   *apptest.RP
+	env      *apptest.Env
+	ten      storage.Tenant
+	user     storage.User
+	rp       *apptest.RP
+	enrolled string // the code that confirmed the last enrolment
 }
 
 func newMFAEnv(t *testing.T, st *storage.Store, policy bool) *mfaEnv {
@@ -50,7 +51,8 @@ func (m *mfaEnv) enrol(t *testing.T, b *apptest.Browser) (secret []byte, codes [
 		t.Fatalf("after the password: %s (%d), want the enrolment page", p.URL, p.Status)
 	}
 	secret = apptest.EnrolmentSecret(t, p)
-	p = b.Submit(p, "/login/enrol", map[string]string{"code": apptest.Code(t, secret, m.env.Clock.Now())})
+	m.enrolled = apptest.Code(t, secret, m.env.Clock.Now())
+	p = b.Submit(p, "/login/enrol", map[string]string{"code": m.enrolled})
 	if p.Status != 200 || !strings.Contains(p.Body, "recovery") {
 		t.Fatalf("after confirming: %d %s\n%s", p.Status, p.URL, p.Body)
 	}
@@ -121,7 +123,7 @@ func TestMFAEnrolThenCode(t *testing.T) {
 		if n := strings.Count(p.Body, `name="code"`); n != 1 || !strings.Contains(p.Body, `autocomplete="one-time-code"`) {
 			t.Errorf("code page has %d code fields / autocomplete missing", n)
 		}
-		p = b2.Submit(p, "/login/otp", map[string]string{"code": apptest.Code(t, secret, m.env.Clock.Now())})
+		p = b2.Submit(p, "/login/otp", map[string]string{"code": m.enrolled})
 		if p.Status != 401 || p.Redirect != nil {
 			t.Fatalf("replayed enrolment code: %d redirect %v", p.Status, p.Redirect)
 		}
