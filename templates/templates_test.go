@@ -527,7 +527,7 @@ func TestConfirmFields(t *testing.T) {
 	if !strings.Contains(out, `<input type="hidden" name="a" value="1">`) || !strings.Contains(out, `<input type="hidden" name="b" value="2">`) {
 		t.Error("fields not rendered as hidden inputs")
 	}
-	if !strings.Contains(out, `class="button button-primary" type="submit">Reset</button>`) {
+	if !strings.Contains(out, `class="button button-block button-primary" type="submit">Reset</button>`) {
 		t.Error("non-danger confirm button not primary")
 	}
 	if strings.Contains(out, "button-danger") {
