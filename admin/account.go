@@ -1,12 +1,9 @@
 package admin
 
 import (
-	"encoding/base64"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,8 +39,7 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 		p.ReauthURL = "/admin/signin?" + url.Values{"tenant": {a.tenant.Slug}, "next": {"account"}, "fresh": {"1"}}.Encode()
 	}
 	if len(newCodes) > 0 {
-		text := "Recovery codes for " + a.email + " (" + a.tenant.Name + ")\nEach code works once.\n\n" + strings.Join(newCodes, "\n") + "\n"
-		p.DownloadURI = template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text)))
+		p.DownloadURI = templates.TextDownload(mfa.RecoveryCodesText(a.email, a.tenant.Name, newCodes))
 		p.Flash = "New recovery codes were made. Your old codes no longer work."
 	}
 	return h.render(c, "account", p)

@@ -30,10 +30,10 @@ type Handler struct {
 	Issuer      string
 	Now         func() time.Time
 	Log         *slog.Logger
-	// Pages: the login UI's CSRF and page headers, and the session cookie name.
-	CSRF          echo.MiddlewareFunc
-	PageHeaders   echo.MiddlewareFunc
-	SessionCookie string
+	// Pages: the login UI's CSRF, page headers and reading of the browser's SSO session.
+	CSRF           echo.MiddlewareFunc
+	PageHeaders    echo.MiddlewareFunc
+	BrowserSession func(r *http.Request) (storage.Session, bool)
 }
 
 // RegisterAPI lists the JSON API routes (mounted at /api/v1).

@@ -45,12 +45,8 @@ func (h *Handler) sessionFor(adminOnly bool, nextPage string, next echo.HandlerF
 		if nextPage != "" {
 			signin += "?next=" + nextPage
 		}
-		ck, err := c.Cookie(h.SessionCookie)
-		if err != nil || ck.Value == "" || len(ck.Value) > 64 {
-			return c.Redirect(http.StatusSeeOther, signin)
-		}
-		s, err := h.Store.SessionByID(ctx, secret.TokenHash(ck.Value))
-		if err != nil || !h.Now().Before(s.ExpiresAt) {
+		s, ok := h.BrowserSession(c.Request())
+		if !ok {
 			return c.Redirect(http.StatusSeeOther, signin)
 		}
 		t, err := h.Store.TenantByID(ctx, s.TenantID)

@@ -187,7 +187,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	lh.Register(e.Group("/login"))
 	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
-		CSRF: lh.CSRF(), PageHeaders: login.SecurityHeaders, SessionCookie: login.SessionCookie}
+		CSRF: lh.CSRF(), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))
 	ah.RegisterPages(e.Group("/admin"))
 

@@ -382,10 +382,9 @@ func (h *Handler) enrol(c echo.Context) error {
 	if err := h.startSession(c, f); err != nil {
 		return err
 	}
-	text := "Recovery codes for " + f.user.Email + " (" + h.issuerName(f) + ")\nEach code works once.\n\n" + strings.Join(codes, "\n") + "\n"
 	return h.render(c, http.StatusOK, "recovery_codes", templates.RecoveryCodesPage{Base: h.base(f, c, "Save your recovery codes"),
 		Codes:       codes,
-		DownloadURI: template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text))),
+		DownloadURI: templates.TextDownload(mfa.RecoveryCodesText(f.user.Email, h.issuerName(f), codes)),
 		ContinueURL: h.Callback(c.Request(), f.req.ID)})
 }
 
@@ -410,7 +409,9 @@ func (h *Handler) loggedOut(c echo.Context) error {
 		Heading: "You are signed out", Message: "You can close this window."})
 }
 
-func (h *Handler) anySession(c echo.Context) (storage.Session, bool) { return h.sessionOf(c.Request()) }
+func (h *Handler) anySession(c echo.Context) (storage.Session, bool) {
+	return h.BrowserSession(c.Request())
+}
 
 // EndBrowserSession deletes this browser's SSO session and clears its cookie.
 func (h *Handler) EndBrowserSession(w http.ResponseWriter, r *http.Request) error {
@@ -435,7 +436,7 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 		}
 		hint := r.Form.Get("id_token_hint")
 		if hint == "" {
-			if _, ok := h.sessionOf(r); ok {
+			if _, ok := h.BrowserSession(r); ok {
 				http.Redirect(w, r, "/login/logout", http.StatusSeeOther)
 				return
 			}
@@ -457,7 +458,8 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) sessionOf(r *http.Request) (storage.Session, bool) {
+// BrowserSession returns the live SSO session named by the request's session cookie.
+func (h *Handler) BrowserSession(r *http.Request) (storage.Session, bool) {
 	ck, err := r.Cookie(SessionCookie)
 	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
 		return storage.Session{}, false

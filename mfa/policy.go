@@ -5,6 +5,7 @@ package mfa
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/portcullis/portcullis/storage"
 )
@@ -81,4 +82,9 @@ func ACRValues() []string { return []string{ACRPassword, ACRMFA} }
 // DemandsMFA reports whether the requested acr values ask for multi-factor authentication.
 func DemandsMFA(acrValues []string) bool {
 	return slices.Contains(acrValues, ACRMFA) || slices.Contains(acrValues, ACRPAPEMultiFactor)
+}
+
+// RecoveryCodesText is the text file a user downloads with their recovery codes.
+func RecoveryCodesText(account, issuer string, codes []string) string {
+	return "Recovery codes for " + account + " (" + issuer + ")\nEach code works once.\n\n" + strings.Join(codes, "\n") + "\n"
 }

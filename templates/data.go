@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"encoding/base64"
 	"html/template"
 	"time"
 )
@@ -115,4 +116,9 @@ type AccountPage struct {
 	DownloadURI       template.URL
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
+}
+
+// TextDownload makes a data: URL of a plain-text file, for a download link that needs no request.
+func TextDownload(text string) template.URL {
+	return template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(text)))
 }
