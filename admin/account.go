@@ -35,6 +35,14 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 		return err
 	}
 	p := templates.AccountPage{Base: h.base(c, "Security"), Email: a.email, MFAState: state, RecoveryCodesLeft: left, NewCodes: newCodes}
+	if au, err := h.Store.AuthenticatorByUser(ctx, a.id); err == nil && au.ConfirmedAt != nil {
+		p.EnrolledAt = au.ConfirmedAt
+		name := au.EnrolledClientID
+		if cl, err := h.Store.ClientByID(ctx, au.EnrolledClientID); err == nil {
+			name = cl.Name
+		}
+		p.EnrolledFrom = enrolledFrom(name, au.EnrolledAddress, nil)
+	}
 	if !h.fresh(c) {
 		p.ReauthURL = "/admin/signin?" + url.Values{"tenant": {a.tenant.Slug}, "next": {"account"}, "fresh": {"1"}}.Encode()
 	}

@@ -118,7 +118,11 @@ type userJSON struct {
 	MFA        string     `json:"mfa"`
 	EnrolledAt *time.Time `json:"mfa_enrolled_at"`
 	LastUsedAt *time.Time `json:"mfa_last_used_at"`
-	CreatedAt  time.Time  `json:"created_at"`
+	// Where the authenticator was enrolled: the first enrolment after MFA is turned on is trust on first
+	// use, so admins and the user can see it and reset it if it was not them.
+	EnrolledClientID string    `json:"mfa_enrolled_client_id,omitempty"`
+	EnrolledAddress  string    `json:"mfa_enrolled_address,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 func userOut(u storage.User, a *storage.Authenticator) userJSON {
@@ -126,6 +130,7 @@ func userOut(u storage.User, a *storage.Authenticator) userJSON {
 	if a != nil {
 		j.MFA = a.State
 		j.EnrolledAt, j.LastUsedAt = a.ConfirmedAt, a.LastUsedAt
+		j.EnrolledClientID, j.EnrolledAddress = a.EnrolledClientID, a.EnrolledAddress
 	}
 	return j
 }
@@ -320,26 +325,42 @@ func (h *Handler) patchUser(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, userOut(out, &a))
 }
 
+// resetJSON is the answer to an MFA reset: the one-time enrolment code to pass to the user, shown once.
+type resetJSON struct {
+	UserID        string    `json:"user_id"`
+	EnrolmentCode string    `json:"enrolment_code"`
+	ExpiresAt     time.Time `json:"expires_at"`
+}
+
 // resetMFA removes the user's authenticator and recovery codes, ends their sessions and revokes their
-// tokens: they enrol again at their next sign-in.
+// tokens: they enrol again at their next sign-in, with the enrolment code this answers (no trust on
+// first use after a reset).
 func (h *Handler) resetMFA(c echo.Context) error {
 	u, err := h.tenantUser(c)
 	if err != nil {
 		return fail(c, err)
 	}
-	if err := h.doReset(c, u); err != nil {
+	code, rec, err := h.doReset(c, u)
+	if err != nil {
 		return fail(c, err)
 	}
-	return c.NoContent(http.StatusNoContent)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return writeJSON(c, http.StatusOK, resetJSON{UserID: u.ID, EnrolmentCode: code, ExpiresAt: rec.ExpiresAt})
 }
 
-func (h *Handler) doReset(c echo.Context, u storage.User) error {
-	return h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		if err := tx.ResetMFA(h.ctx(c), u.ID, h.audit(c, "mfa.reset", u.ID, map[string]any{"email": u.Email})); err != nil {
+func (h *Handler) doReset(c echo.Context, u storage.User) (string, storage.EnrolmentCode, error) {
+	code, rec, err := h.MFA.NewEnrolmentCode(u, actorOf(c).id)
+	if err != nil {
+		return "", storage.EnrolmentCode{}, err
+	}
+	err = h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
+		ev := h.audit(c, "mfa.reset", u.ID, map[string]any{"email": u.Email, "enrolment_code_expires_at": rec.ExpiresAt.UTC().Format(time.RFC3339)})
+		if err := tx.ResetMFA(h.ctx(c), u.ID, &rec, ev); err != nil {
 			return err
 		}
 		return tx.RevokeUserTokens(h.ctx(c), u.ID, h.Now())
 	})
+	return code, rec, err
 }
 
 type clientJSON struct {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/op"
@@ -164,7 +163,7 @@ func (h *Handler) base(c echo.Context, title string) templates.Base {
 }
 
 func csrfToken(c echo.Context) string {
-	t, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	t, _ := c.Get("csrf").(string) // set by the CSRF middleware the login UI gives (login.CSRFToken)
 	return t
 }
 
@@ -179,13 +178,21 @@ func (h *Handler) settings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	clients, err := h.Store.ListClients(ctx, a.tenant.ID)
+	if err != nil {
+		return err
+	}
+	clientNames := make(map[string]string, len(clients))
+	for _, cl := range clients {
+		clientNames[cl.ID] = cl.Name
+	}
 	emails := map[string]string{}
 	data := templates.SettingsPage{Base: h.base(c, "Security"), TenantRef: a.tenant.Slug, MFAEnabled: a.tenant.MFAEnabled,
 		MFAUpdatedAt: a.tenant.MFAUpdatedAt, Flash: flashes[c.QueryParam("flash")], AdminEmail: a.email}
 	for _, u := range users {
 		emails[u.ID] = u.Email
 		data.Users = append(data.Users, templates.UserRow{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, MFAState: u.MFA,
-			Disabled: u.Disabled, EnrolledAt: u.EnrolledAt, LastUsed: u.LastUsedAt})
+			Disabled: u.Disabled, EnrolledAt: u.EnrolledAt, LastUsed: u.LastUsedAt, EnrolledFrom: enrolledFrom(u.EnrolledClientID, u.EnrolledAddress, clientNames)})
 	}
 	emails[a.tenant.ID] = a.tenant.Name // the target of policy changes
 	data.MFAUpdatedBy = nameOf(emails, a.tenant.MFAUpdatedBy)
@@ -194,6 +201,18 @@ func (h *Handler) settings(c echo.Context) error {
 			Target: nameOf(emails, e.TargetID), Address: e.Address, Detail: detailText(e.Detail)})
 	}
 	return h.render(c, "settings", data)
+}
+
+// enrolledFrom says where an authenticator was enrolled: the app's name (or id) and the address.
+func enrolledFrom(clientID, address string, clientNames map[string]string) string {
+	var parts []string
+	if clientID != "" {
+		parts = append(parts, nameOf(clientNames, clientID))
+	}
+	if address != "" {
+		parts = append(parts, address)
+	}
+	return strings.Join(parts, " · ")
 }
 
 func nameOf(emails map[string]string, id string) string {
@@ -287,7 +306,7 @@ func (h *Handler) confirmReset(c echo.Context) error {
 		return pageErr(http.StatusNotFound, "There is no such user in your organisation.")
 	}
 	return h.render(c, "confirm", templates.ConfirmPage{Base: h.base(c, "Reset MFA"), Heading: "Reset two factor authentication for " + u.Email + "?",
-		Message:      "Their authenticator and recovery codes stop working and they are signed out. They set up a new authenticator at their next sign-in.",
+		Message:      "Their authenticator and recovery codes stop working and they are signed out. You get a one-time enrolment code to give them: they need it to set up a new authenticator at their next sign-in.",
 		Action:       "/admin/settings/users/" + url.PathEscape(u.ID) + "/reset-mfa",
 		ConfirmLabel: "Reset MFA", Danger: true, CancelURL: settingsURL})
 }
@@ -297,8 +316,10 @@ func (h *Handler) resetMFAForm(c echo.Context) error {
 	if err != nil {
 		return pageErr(http.StatusNotFound, "There is no such user in your organisation.")
 	}
-	if err := h.doReset(c, u); err != nil {
+	code, rec, err := h.doReset(c, u)
+	if err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, settingsURL+"?flash=reset")
+	// The code is shown on this answer only (no redirect: it must not travel in a URL).
+	return h.render(c, "reset_done", templates.ResetDonePage{Base: h.base(c, "MFA reset"), Email: u.Email, Code: code, ExpiresAt: rec.ExpiresAt})
 }

@@ -170,8 +170,12 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	csrfKey, err := secret.NewMAC(master, "csrf")
+	if err != nil {
+		return err
+	}
 	lh := &login.Handler{
-		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static),
+		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
 		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
@@ -187,7 +191,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	lh.Register(e.Group("/login"))
 	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
-		CSRF: lh.CSRF(), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
+		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))
 	ah.RegisterPages(e.Group("/admin"))
 

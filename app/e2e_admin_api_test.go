@@ -316,7 +316,7 @@ func (e *adminEnv) routes() []apiRoute {
 			}
 			return "/users/" + e.bob.ID, `{"role":"admin","disabled":true}`
 		}, 200},
-		{"DELETE", "/tenants/:tenant/users/:user/mfa", func(*testing.T, bool) (string, string) { return "/users/" + e.bob.ID + "/mfa", "" }, 204},
+		{"DELETE", "/tenants/:tenant/users/:user/mfa", func(*testing.T, bool) (string, string) { return "/users/" + e.bob.ID + "/mfa", "" }, 200},
 		{"GET", "/tenants/:tenant/clients", func(*testing.T, bool) (string, string) { return "/clients", "" }, 200},
 		{"POST", "/tenants/:tenant/clients", func(*testing.T, bool) (string, string) {
 			return "/clients", fmt.Sprintf(`{"name":"svc %d","grants":["client_credentials"],"admin":true}`, uniq())
@@ -716,8 +716,17 @@ func TestAdminAPIUsersAndMFAReset(t *testing.T) {
 		}
 
 		// Reset ann: her authenticator, SSO session and tokens are gone.
-		if r := e.call(t, "DELETE", "/users/"+e.ann.ID+"/mfa", token, ""); r.Status != 204 {
+		r = e.call(t, "DELETE", "/users/"+e.ann.ID+"/mfa", token, "")
+		if r.Status != 200 || r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("reset: %d %s", r.Status, r.Body)
+		}
+		reset := decode[struct {
+			UserID        string    `json:"user_id"`
+			EnrolmentCode string    `json:"enrolment_code"`
+			ExpiresAt     time.Time `json:"expires_at"`
+		}](t, r)
+		if reset.UserID != e.ann.ID || len(reset.EnrolmentCode) != 19 || reset.ExpiresAt.Sub(env.Clock.Now().Add(72*time.Hour)).Abs() > time.Minute {
+			t.Fatalf("reset answer: %+v", reset)
 		}
 		if _, err := st.AuthenticatorByUser(ctx, e.ann.ID); err == nil {
 			t.Error("ann's authenticator survived the reset")
@@ -742,8 +751,12 @@ func TestAdminAPIUsersAndMFAReset(t *testing.T) {
 			t.Fatalf("ann's browser after the reset: %d %s %v", p.Status, p.URL, p.Redirect)
 		}
 		p = annBrowser.Submit(p, "/login/password", map[string]string{"email": e.ann.Email, "password": pw})
-		if !strings.HasPrefix(p.URL.Path, "/login/enrol") {
-			t.Fatalf("ann after the reset went to %s, want enrolment", p.URL)
+		if !strings.HasPrefix(p.URL.Path, "/login/enrol") || !strings.Contains(p.Body, "enrolment code") || strings.Contains(p.Body, "otpauth://") {
+			t.Fatalf("ann after the reset went to %s, want the enrolment code page without a secret", p.URL)
+		}
+		p = annBrowser.Submit(p, "/login/enrol-code", map[string]string{"enrolment_code": reset.EnrolmentCode})
+		if p.Status != 200 || !strings.Contains(p.Body, "otpauth://") {
+			t.Fatalf("ann with the enrolment code: %d %s, want the secret to scan", p.Status, p.URL)
 		}
 		if evs := auditEvents(t, st, e.ten.ID, "mfa.reset"); len(evs) != 1 || evs[0].TargetID != e.ann.ID || evs[0].ActorID != e.admin.ID {
 			t.Errorf("reset events %+v", evs)

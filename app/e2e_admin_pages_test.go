@@ -288,16 +288,11 @@ func TestAdminPagesMemberGetsForbidden(t *testing.T) {
 				t.Errorf("member GET %s: %d", path, p.Status)
 			}
 		}
-		// Even with a valid CSRF token (the browser's own), the member cannot post.
-		u, _ := url.Parse(pe.env.URL + "/admin/")
-		tok := ""
-		for _, c := range b.Jar.Cookies(u) {
-			if c.Name == "portcullis_csrf" {
-				tok = c.Value
-			}
-		}
+		// Even with a valid CSRF token (the browser's own: the sign-out form's, which binds to the
+		// session as the settings forms do), the member cannot post.
+		tok := b.Get(pe.env.URL + "/login/logout").CSRFToken()
 		if tok == "" {
-			t.Fatal("the browser has no CSRF cookie")
+			t.Fatal("the member's sign-out page has no CSRF token")
 		}
 		if q := b.Post(pe.env.URL+"/admin/settings/security/mfa", url.Values{"enabled": {"true"}, "_csrf": {tok}}); q.Status != http.StatusForbidden || !strings.Contains(q.Body, "admins") {
 			t.Errorf("member POST with a CSRF token: %d", q.Status)
@@ -376,10 +371,16 @@ func TestAdminPagesResetMFA(t *testing.T) {
 		if !strings.Contains(confirm.Body, pe.ann.Email) {
 			t.Error("the confirm page does not name the user")
 		}
-		wantSettings(t, p)
-		if !strings.Contains(p.Body, "authenticator was reset") {
-			t.Error("no confirmation message")
+		// The answer shows the enrolment code once (not in a URL), then the settings again.
+		code := strings.TrimSpace(stripTags(p.Find("enrolment-code", "")))
+		if p.URL.Path != "/admin/settings/users/"+pe.ann.ID+"/reset-mfa" || len(code) != 19 || !strings.Contains(p.Body, pe.ann.Email) {
+			t.Fatalf("reset answer %s: code %q\n%s", p.URL, code, p.Body)
 		}
+		if p.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("the enrolment code page may be cached: %q", p.Header.Get("Cache-Control"))
+		}
+		p = b.Get(env.URL + settingsPath)
+		wantSettings(t, p)
 		if row := userRow(t, p, pe.ann.Email); !strings.Contains(row, "None") {
 			t.Errorf("ann's row after the reset: %s", row)
 		}
@@ -393,8 +394,11 @@ func TestAdminPagesResetMFA(t *testing.T) {
 		// Ann's SSO session is gone; after the password she enrols again.
 		p = annBrowser.Get(pe.appRP.Start().URL)
 		p = annBrowser.Submit(p, "/login/password", map[string]string{"email": pe.ann.Email, "password": pw})
-		if !strings.HasPrefix(p.URL.Path, "/login/enrol") {
-			t.Errorf("ann after the reset: %s, want the enrolment", p.URL)
+		if !strings.HasPrefix(p.URL.Path, "/login/enrol") || strings.Contains(p.Body, "otpauth://") {
+			t.Errorf("ann after the reset: %s, want the enrolment code page", p.URL)
+		}
+		if p = annBrowser.Submit(p, "/login/enrol-code", map[string]string{"enrolment_code": code}); !strings.Contains(p.Body, "otpauth://") {
+			t.Errorf("ann with the enrolment code: %d %s, want the secret to scan", p.Status, p.URL)
 		}
 		// The admin is still signed in, and an unknown user is a 404 page.
 		wantSettings(t, b.Get(env.URL+settingsPath))
@@ -442,4 +446,21 @@ func TestAdminPagesChangesNeedARecentSignIn(t *testing.T) {
 			t.Fatal("MFA is not on after the fresh sign-in and confirmation")
 		}
 	})
+}
+
+// stripTags returns the text of an HTML fragment.
+func stripTags(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

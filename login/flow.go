@@ -79,35 +79,70 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 }
 
 func (h *Handler) boundHere(c echo.Context, a storage.AuthRequest) bool {
-	v, ok := c.Get(LoginCookie).(string)
-	if !ok {
-		ck, err := c.Cookie(LoginCookie)
-		if err != nil {
-			return false
-		}
-		v = ck.Value
-	}
+	v := h.loginBinding(c)
 	return v != "" && secret.TokenHash(v) == a.BrowserHash
 }
 
-// loginCookie returns this browser's login cookie value, setting a new one if it has none.
-func (h *Handler) loginCookie(c echo.Context) string {
+// loginBinding returns this browser's sign-in binding (the login cookie's value), or "".
+func (h *Handler) loginBinding(c echo.Context) string {
 	if v, ok := c.Get(LoginCookie).(string); ok {
 		return v
 	}
-	v := ""
-	if ck, err := c.Cookie(LoginCookie); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
-		v = ck.Value
-	} else {
-		v = secret.RandomToken(32)
-		c.SetCookie(h.cookie(LoginCookie, v, 0))
+	ck, err := c.Cookie(CookieName(LoginCookie, h.Secure))
+	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
+		return ""
 	}
+	c.Set(LoginCookie, ck.Value)
+	return ck.Value
+}
+
+// rebind mints a new sign-in binding for this browser and moves every sign-in of the browser's old
+// binding to it: the binding is always the server's own value, never one the browser brought along, and
+// after each step only the browser that took it holds the binding that the next step (and the
+// provider's callback) needs. It returns the hash of the new binding.
+func (h *Handler) rebind(c echo.Context) (string, error) {
+	old := h.loginBinding(c)
+	v := secret.RandomToken(32)
+	if old != "" {
+		if err := h.Store.RebindBrowser(c.Request().Context(), secret.TokenHash(old), secret.TokenHash(v)); err != nil {
+			return "", err
+		}
+	}
+	c.SetCookie(h.cookie(LoginCookie, v, 0))
 	c.Set(LoginCookie, v)
-	return v
+	return secret.TokenHash(v), nil
+}
+
+// ensureBinding gives a browser without a sign-in binding one, for pages with a form outside a sign-in
+// (sign-out).
+func (h *Handler) ensureBinding(c echo.Context) error {
+	if h.loginBinding(c) != "" {
+		return nil
+	}
+	if _, err := h.rebind(c); err != nil {
+		return err
+	}
+	c.Set(csrfContextKey, h.CSRFKey.Sum(csrfMessage(h.csrfBinding(c))))
+	return nil
+}
+
+// recordLogin records who signs in and the factors proven so far, after moving the sign-in to a new
+// binding of this browser (see rebind).
+func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []string, authTime time.Time) error {
+	hash, err := h.rebind(c)
+	if err != nil {
+		return err
+	}
+	f.req.BrowserHash = hash
+	if err := h.Store.RecordLogin(c.Request().Context(), f.req, userID, factors, authTime); err != nil {
+		return errExpired
+	}
+	f.req.UserID, f.req.Factors, f.req.AuthTime = userID, factors, authTime
+	return nil
 }
 
 func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie {
-	ck := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode}
+	ck := &http.Cookie{Name: CookieName(name, h.Secure), Value: value, Path: "/", HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode}
 	if maxAge > 0 {
 		ck.MaxAge = int(maxAge.Seconds())
 	}
@@ -119,7 +154,7 @@ func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 
 // session returns the browser's live SSO session for the tenant, if any.
 func (h *Handler) session(c echo.Context, tenantID string) (storage.Session, bool) {
-	ck, err := c.Cookie(SessionCookie)
+	ck, err := c.Cookie(CookieName(SessionCookie, h.Secure))
 	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
 		return storage.Session{}, false
 	}
@@ -169,7 +204,7 @@ func (h *Handler) nextStep(c echo.Context, f *flow) string {
 // (no fixation), and ends the browser's previous session.
 func (h *Handler) startSession(c echo.Context, f *flow) error {
 	ctx := c.Request().Context()
-	if old, err := c.Cookie(SessionCookie); err == nil && old.Value != "" && len(old.Value) <= 64 {
+	if old, err := c.Cookie(CookieName(SessionCookie, h.Secure)); err == nil && old.Value != "" && len(old.Value) <= 64 {
 		if err := h.Store.DeleteSession(ctx, secret.TokenHash(old.Value)); err != nil {
 			return err
 		}

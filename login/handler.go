@@ -16,17 +16,28 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
 	"github.com/portcullis/portcullis/throttle"
 )
 
-// Cookie names.
+// Cookie names. Under https they get the __Host- prefix (CookieName): such a cookie is Secure, has no
+// Domain and the path /, so neither a sibling subdomain nor a plain-http network attacker can plant it.
+// Plain http (dev on localhost) keeps the bare names; there the binding and CSRF rules still hold,
+// but a planted cookie cannot be ruled out.
 const (
 	LoginCookie   = "portcullis_login"   // binds an auth request to the browser that started it
 	SessionCookie = "portcullis_session" // the SSO session
-	CSRFCookie    = "portcullis_csrf"
 )
+
+// CookieName is the name a cookie has on the wire.
+func CookieName(base string, secure bool) string {
+	if secure {
+		return "__Host-" + base
+	}
+	return base
+}
 
 // Handler serves the login UI. Its fields are its dependencies.
 type Handler struct {
@@ -35,6 +46,7 @@ type Handler struct {
 	Passwords *throttle.Limiter // password guessing, per user and per client address
 	Templates *templates.Templates
 	Static    http.FileSystem
+	CSRFKey   *secret.MAC // CSRF tokens are MACs of the browser's sign-in binding or session
 
 	// Evaluate is the provider's verdict on an auth request: done, amr, acr (op.Storage.Evaluate).
 	Evaluate func(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error)
@@ -76,7 +88,7 @@ func (h *Handler) events() Events {
 
 // Register lists every route of the login UI on g (mounted at /login).
 func (h *Handler) Register(g *echo.Group) {
-	g.Use(middleware.BodyLimit("64K"), SecurityHeaders, h.CSRF())
+	g.Use(middleware.BodyLimit("64K"), SecurityHeaders, h.CSRF(h.csrfBinding))
 	g.GET("/", h.start)
 	g.POST("/password", h.password)
 	g.GET("/otp", h.otpPage)
@@ -85,26 +97,77 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/recovery", h.recovery)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)
+	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)
 	g.GET("/static/*", echo.WrapHandler(http.StripPrefix("/login/static/", http.FileServer(h.Static))))
 }
 
-// CSRF is the double-submit CSRF check for every state-changing form (login and admin pages).
-func (h *Handler) CSRF() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf",
-		CookieName:     CSRFCookie,
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   h.Secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return &PageError{Status: http.StatusForbidden, Heading: "This form has expired",
-				Message: "Go back, reload the page and try again.", Err: err}
-		},
-	})
+// CSRF checks the token of every state-changing form. A token is a MAC of what the form acts on, which
+// the server minted: the SSO session for the account pages, the sign-in (auth request, which must also
+// be bound to this browser's cookie) for the sign-in pages. A token can be neither made up nor planted
+// with a cookie, and one taken from another browser or sign-in is worth nothing. binding returns what
+// this request acts on ("" when nothing); the middleware puts the page's token in the context
+// (CSRFToken reads it).
+func (h *Handler) CSRF(binding func(c echo.Context) string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			b := binding(c)
+			if b != "" {
+				c.Set(csrfContextKey, h.CSRFKey.Sum(csrfMessage(b)))
+			}
+			switch c.Request().Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+				return next(c)
+			}
+			if sent := c.FormValue("_csrf"); b == "" || sent == "" || len(sent) > 128 || !h.CSRFKey.Verify(csrfMessage(b), sent) {
+				return &PageError{Status: http.StatusForbidden, Heading: "This form has expired",
+					Message: "Go back, reload the page and try again.", Err: errors.New("csrf token missing or not this browser's")}
+			}
+			return next(c)
+		}
+	}
+}
+
+// SessionBinding is the CSRF binding of the account pages: the browser's SSO session cookie.
+func (h *Handler) SessionBinding(c echo.Context) string {
+	ck, err := c.Cookie(CookieName(SessionCookie, h.Secure))
+	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
+		return ""
+	}
+	return "session\x00" + ck.Value
+}
+
+// csrfBinding is the CSRF binding of the sign-in pages: the sign-in (auth request) the form continues;
+// the handlers check that it is bound to this browser. It does not change when the browser's binding
+// is renewed at each step, so a sign-in open in two tabs keeps working. The sign-out form (no sign-in)
+// binds to the session, or to the browser's binding.
+func (h *Handler) csrfBinding(c echo.Context) string {
+	id := c.QueryParam("authRequestID")
+	if id == "" && c.Request().Method == http.MethodPost {
+		id = c.FormValue("authRequestID")
+	}
+	if id != "" && len(id) <= 64 {
+		return "signin\x00" + id
+	}
+	if s := h.SessionBinding(c); s != "" {
+		return s
+	}
+	if b := h.loginBinding(c); b != "" {
+		return "browser\x00" + b
+	}
+	return ""
+}
+
+const csrfContextKey = "csrf"
+
+func csrfMessage(binding string) string { return "csrf\x00" + binding }
+
+// CSRFToken is the CSRF token for the forms of the page being rendered.
+func CSRFToken(c echo.Context) string {
+	t, _ := c.Get(csrfContextKey).(string)
+	return t
 }
 
 // SecurityHeaders sets the page policy: no framing, no foreign content, no caching of forms.
@@ -194,7 +257,4 @@ func (h *Handler) render(c echo.Context, status int, name string, data any) erro
 	return h.Templates.Render(c.Response(), name, data)
 }
 
-func csrfToken(c echo.Context) string {
-	t, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
-	return t
-}
+func csrfToken(c echo.Context) string { return CSRFToken(c) }

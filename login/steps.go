@@ -22,9 +22,10 @@ import (
 )
 
 const (
-	msgBadCredentials = "The email or password is not right."
-	msgBadCode        = "That code didn't work. Enter the newest code from your app; if it keeps failing, check that your phone's clock is set automatically."
-	msgBadRecovery    = "That recovery code didn't work. Each code works once."
+	msgBadCredentials   = "The email or password is not right."
+	msgBadCode          = "That code didn't work. Enter the newest code from your app; if it keeps failing, check that your phone's clock is set automatically."
+	msgBadRecovery      = "That recovery code didn't work. Each code works once."
+	msgBadEnrolmentCode = "That enrolment code is not right. Use the code your administrator gave you when they reset your two-factor authentication."
 )
 
 // start is where the provider sends the browser (LoginURL). It binds the request to this browser,
@@ -39,7 +40,13 @@ func (h *Handler) start(c echo.Context) error {
 	if err != nil || !h.Now().Before(a.ExpiresAt) || a.ConsumedAt != nil || a.CodeHash != "" {
 		return errExpired
 	}
-	if err := h.Store.BindAuthRequest(ctx, id, secret.TokenHash(h.loginCookie(c))); err != nil {
+	// A new binding value at every visit: a login cookie that the browser brought along (perhaps planted
+	// by someone who also holds it) is replaced, and the browser's other sign-ins move with it.
+	hash, err := h.rebind(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.BindAuthRequest(ctx, id, hash); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return errOtherBrowser
 		}
@@ -147,8 +154,8 @@ func (h *Handler) password(c echo.Context) error {
 	if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 		return err
 	}
-	if err := h.Store.RecordLogin(ctx, f.req, u.ID, []string{storage.FactorPassword}, h.Now()); err != nil {
-		return errExpired
+	if err := h.recordLogin(c, f, u.ID, []string{storage.FactorPassword}, h.Now()); err != nil {
+		return err
 	}
 	h.audit(c, f, u.ID, "login.password_accepted")
 	h.events().SignInStep("pwd", "accepted")
@@ -235,6 +242,9 @@ func (h *Handler) otp(c echo.Context) error {
 	}
 	err = h.MFA.Verify(c.Request().Context(), f.user, c.FormValue("code"), h.meta(c, f))
 	if err != nil {
+		if errors.Is(err, mfa.ErrNotEnrolled) { // reset meanwhile, or never enrolled: enrolment is next
+			return c.Redirect(http.StatusSeeOther, h.nextStep(c, f))
+		}
 		if isLocked(err) {
 			return h.locked(c, f, err, true)
 		}
@@ -254,8 +264,8 @@ func (h *Handler) otp(c echo.Context) error {
 }
 
 func (h *Handler) recordSecondFactor(c echo.Context, f *flow, factor string) error {
-	if err := h.Store.RecordLogin(c.Request().Context(), f.req, f.req.UserID, withFactor(f.req.Factors, factor), h.Now()); err != nil {
-		return errExpired
+	if err := h.recordLogin(c, f, f.req.UserID, withFactor(f.req.Factors, factor), h.Now()); err != nil {
+		return err
 	}
 	return h.advance(c, f)
 }
@@ -311,33 +321,63 @@ func (h *Handler) enrolPage(c echo.Context) error {
 	if done {
 		return h.advance(c, f)
 	}
-	return h.showEnrolment(c, f, http.StatusOK, "", true)
+	return h.showEnrolment(c, f, http.StatusOK, "")
 }
 
-// showEnrolment shows a secret to scan. Opening the page always makes a new pending secret, so a
-// secret is only ever shown to one browser: someone who saw an earlier pending secret (a password
-// thief who stopped at this page) cannot learn the one the user confirms. After a wrong code the same
-// secret is shown again.
-func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string, fresh bool) error {
-	ctx := c.Request().Context()
-	var e mfa.Enrolment
-	err := mfa.ErrNoPendingEnrolment
-	if !fresh {
-		e, err = h.MFA.CurrentEnrolment(ctx, f.user, h.issuerName(f))
-	}
-	if errors.Is(err, mfa.ErrNoPendingEnrolment) {
-		e, err = h.MFA.BeginEnrolment(ctx, f.user, h.issuerName(f), h.meta(c, f))
-	}
-	if errors.Is(err, mfa.ErrAlreadyEnrolled) {
+// showEnrolment shows this sign-in's secret to scan: the same one at every visit and after a wrong code,
+// and never one that another sign-in of the user was shown. After an admin's reset it asks for the
+// enrolment code first, and shows no secret until that code was given in this sign-in.
+func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string) error {
+	e, err := h.MFA.Enrolment(c.Request().Context(), f.user, f.req.ID, h.issuerName(f), h.meta(c, f))
+	switch {
+	case errors.Is(err, mfa.ErrEnrolmentCodeRequired):
+		return h.render(c, http.StatusOK, "enrol_code", templates.EnrolCodePage{Base: h.base(f, c, "Enter your enrolment code"),
+			AuthRequestID: f.req.ID, Email: f.user.Email})
+	case errors.Is(err, mfa.ErrEnrolmentCodeExpired):
+		return errEnrolmentCodeExpired
+	case errors.Is(err, mfa.ErrAlreadyEnrolled):
 		return c.Redirect(http.StatusSeeOther, "/login/otp?authRequestID="+url.QueryEscape(f.req.ID))
-	}
-	if err != nil {
+	case errors.Is(err, mfa.ErrNoPendingEnrolment):
+		return errExpired
+	case err != nil:
 		return err
 	}
 	return h.render(c, status, "enrol", templates.EnrolPage{Base: h.base(f, c, "Set up two-factor authentication"),
 		AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg, Issuer: e.Issuer, Secret: e.SecretGrouped,
 		QRDataURI:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)),
 		OTPAuthURI: template.URL(e.URI)})
+}
+
+var errEnrolmentCodeExpired = &PageError{Status: http.StatusForbidden, Heading: "Your enrolment code has expired",
+	Message: "Ask your administrator to reset your two-factor authentication again; they will give you a new code."}
+
+// enrolCode takes the enrolment code that an admin's reset handed out, and then shows this sign-in's
+// secret to scan.
+func (h *Handler) enrolCode(c echo.Context) error {
+	f, done, err := h.secondFactorFlow(c)
+	if err != nil {
+		return err
+	}
+	if done {
+		return h.advance(c, f)
+	}
+	_, err = h.MFA.RedeemEnrolmentCode(c.Request().Context(), f.user, f.req.ID, c.FormValue("enrolment_code"), h.issuerName(f), h.meta(c, f))
+	switch {
+	case isLocked(err):
+		return h.locked(c, f, err, true)
+	case errors.Is(err, mfa.ErrInvalidCode):
+		h.events().SignInStep("enrolment_code", "refused")
+		return h.render(c, http.StatusUnauthorized, "enrol_code", templates.EnrolCodePage{Base: h.base(f, c, "Enter your enrolment code"),
+			AuthRequestID: f.req.ID, Email: f.user.Email, Error: msgBadEnrolmentCode})
+	case errors.Is(err, mfa.ErrEnrolmentCodeExpired):
+		return errEnrolmentCodeExpired
+	case errors.Is(err, mfa.ErrAlreadyEnrolled):
+		return c.Redirect(http.StatusSeeOther, "/login/otp?authRequestID="+url.QueryEscape(f.req.ID))
+	case err != nil:
+		return err
+	}
+	h.events().SignInStep("enrolment_code", "accepted")
+	return c.Redirect(http.StatusSeeOther, "/login/enrol?authRequestID="+url.QueryEscape(f.req.ID))
 }
 
 func (h *Handler) enrol(c echo.Context) error {
@@ -349,13 +389,13 @@ func (h *Handler) enrol(c echo.Context) error {
 		return h.advance(c, f)
 	}
 	ctx := c.Request().Context()
-	codes, err := h.MFA.ConfirmEnrolment(ctx, f.user, c.FormValue("code"), h.meta(c, f))
+	codes, err := h.MFA.ConfirmEnrolment(ctx, f.user, f.req.ID, c.FormValue("code"), h.meta(c, f))
 	if err != nil {
 		if isLocked(err) {
 			return h.locked(c, f, err, true)
 		}
 		if errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, mfa.ErrNoPendingEnrolment) {
-			return h.showEnrolment(c, f, http.StatusUnauthorized, msgBadCode, false)
+			return h.showEnrolment(c, f, http.StatusUnauthorized, msgBadCode)
 		}
 		if errors.Is(err, mfa.ErrAlreadyEnrolled) {
 			return c.Redirect(http.StatusSeeOther, "/login/otp?authRequestID="+url.QueryEscape(f.req.ID))
@@ -364,8 +404,8 @@ func (h *Handler) enrol(c echo.Context) error {
 	}
 	h.events().Enrolled()
 	h.events().SignInStep("otp", "accepted")
-	if err := h.Store.RecordLogin(ctx, f.req, f.req.UserID, withFactor(f.req.Factors, storage.FactorOTP), h.Now()); err != nil {
-		return errExpired
+	if err := h.recordLogin(c, f, f.req.UserID, withFactor(f.req.Factors, storage.FactorOTP), h.Now()); err != nil {
+		return err
 	}
 	a, err := h.Store.AuthRequestByID(ctx, f.req.ID)
 	if err != nil {
@@ -389,6 +429,9 @@ func (h *Handler) enrol(c echo.Context) error {
 }
 
 func (h *Handler) logoutPage(c echo.Context) error {
+	if err := h.ensureBinding(c); err != nil {
+		return err
+	}
 	return h.render(c, http.StatusOK, "confirm", templates.ConfirmPage{Base: templates.Base{Title: "Sign out", CSRFToken: csrfToken(c)},
 		Heading: "Sign out?", Message: "You will be signed out of every app that uses this sign-in.", Action: "/login/logout",
 		ConfirmLabel: "Sign out", CancelURL: "/login/logged-out"})
@@ -415,7 +458,7 @@ func (h *Handler) anySession(c echo.Context) (storage.Session, bool) {
 
 // EndBrowserSession deletes this browser's SSO session and clears its cookie.
 func (h *Handler) EndBrowserSession(w http.ResponseWriter, r *http.Request) error {
-	if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" && len(ck.Value) <= 64 {
+	if ck, err := r.Cookie(CookieName(SessionCookie, h.Secure)); err == nil && ck.Value != "" && len(ck.Value) <= 64 {
 		if err := h.Store.DeleteSession(r.Context(), secret.TokenHash(ck.Value)); err != nil {
 			return err
 		}
@@ -460,7 +503,7 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 
 // BrowserSession returns the live SSO session named by the request's session cookie.
 func (h *Handler) BrowserSession(r *http.Request) (storage.Session, bool) {
-	ck, err := r.Cookie(SessionCookie)
+	ck, err := r.Cookie(CookieName(SessionCookie, h.Secure))
 	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
 		return storage.Session{}, false
 	}
@@ -474,7 +517,7 @@ func (h *Handler) CallbackGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("id")
 		a, err := h.Store.AuthRequestByID(r.Context(), id)
-		ck, cerr := r.Cookie(LoginCookie)
+		ck, cerr := r.Cookie(CookieName(LoginCookie, h.Secure))
 		if err != nil || cerr != nil || a.BrowserHash == "" || secret.TokenHash(ck.Value) != a.BrowserHash {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")

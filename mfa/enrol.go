@@ -43,17 +43,37 @@ func (e Enrolment) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("issuer", e.Issuer), slog.String("account", e.Account))
 }
 
-// BeginEnrolment creates a new pending TOTP secret for user, replacing any earlier pending one, and
-// returns what the enrolment page shows. issuer is the name the authenticator app displays (for example
-// the tenant's name). It refuses with ErrAlreadyEnrolled when the user has an active authenticator.
-func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer string, meta Meta) (Enrolment, error) {
-	a, err := s.Store.AuthenticatorByUser(ctx, user.ID)
-	switch {
-	case err == nil && a.State == storage.AuthenticatorActive:
-		return Enrolment{}, ErrAlreadyEnrolled
-	case err != nil && !errors.Is(err, storage.ErrNotFound):
-		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
+// Enrolment returns the TOTP secret pending for this sign-in (authRequestID, which the caller has
+// checked is bound to this browser), creating one on first use. Each sign-in gets its own secret: another
+// sign-in of the same user can neither see nor replace it. issuer is the name the authenticator app
+// displays. It refuses with ErrAlreadyEnrolled when the user has an active authenticator, and with
+// ErrEnrolmentCodeRequired (or ErrEnrolmentCodeExpired) when an admin's reset left an enrolment code
+// that this sign-in has not presented (see RedeemEnrolmentCode).
+func (s *Service) Enrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta Meta) (Enrolment, error) {
+	p, err := s.Store.PendingEnrolment(ctx, authRequestID)
+	if err == nil && p.UserID == user.ID {
+		return s.enrolmentOf(p, issuer, user)
 	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return Enrolment{}, fmt.Errorf("enrolment: %w", err)
+	}
+	if err == nil { // the sign-in changed hands between users: never show another user's secret
+		return Enrolment{}, fmt.Errorf("enrolment: %w", ErrNoPendingEnrolment)
+	}
+	code, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
+	switch {
+	case err == nil && !s.now().Before(code.ExpiresAt):
+		return Enrolment{}, ErrEnrolmentCodeExpired
+	case err == nil:
+		return Enrolment{}, ErrEnrolmentCodeRequired
+	case !errors.Is(err, storage.ErrNotFound):
+		return Enrolment{}, fmt.Errorf("enrolment: %w", err)
+	}
+	return s.beginEnrolment(ctx, user, authRequestID, issuer, meta)
+}
+
+// beginEnrolment makes the pending secret of one sign-in.
+func (s *Service) beginEnrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta Meta) (Enrolment, error) {
 	if s.Sealer == nil {
 		return Enrolment{}, errors.New("begin enrolment: no sealer configured")
 	}
@@ -65,15 +85,24 @@ func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer 
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
-	en, err := newEnrolment(key, issuer, user.Email)
-	if err != nil {
+	p := storage.PendingEnrolment{AuthRequestID: authRequestID, UserID: user.ID, TenantID: user.TenantID,
+		SecretSealed: sealed, CreatedAt: s.now()}
+	err = s.Store.CreatePendingEnrolment(ctx, p)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return Enrolment{}, ErrAlreadyEnrolled
+	case errors.Is(err, storage.ErrAlreadyExists): // a racing request of the same sign-in made one first
+		if p, err = s.Store.PendingEnrolment(ctx, authRequestID); err != nil {
+			return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
+		}
+		if p.UserID != user.ID {
+			return Enrolment{}, fmt.Errorf("begin enrolment: %w", ErrNoPendingEnrolment)
+		}
+		return s.enrolmentOf(p, issuer, user)
+	case err != nil:
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
-	err = s.Store.PutPendingAuthenticator(ctx, storage.Authenticator{UserID: user.ID, TenantID: user.TenantID,
-		SecretSealed: sealed, State: storage.AuthenticatorPending, CreatedAt: s.now()})
-	if errors.Is(err, storage.ErrConflict) {
-		return Enrolment{}, ErrAlreadyEnrolled // a racing enrolment was confirmed first
-	}
+	en, err := newEnrolment(key, issuer, user.Email)
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
@@ -81,49 +110,32 @@ func (s *Service) BeginEnrolment(ctx context.Context, user storage.User, issuer 
 	return en, nil
 }
 
-// CurrentEnrolment returns the user's pending enrolment again (for a page reload). It returns
-// ErrNoPendingEnrolment when there is none, and ErrAlreadyEnrolled when the authenticator is active.
-func (s *Service) CurrentEnrolment(ctx context.Context, user storage.User, issuer string) (Enrolment, error) {
-	a, err := s.pending(ctx, user)
+func (s *Service) enrolmentOf(p storage.PendingEnrolment, issuer string, user storage.User) (Enrolment, error) {
+	key, err := s.Sealer.Open(p.SecretSealed, []byte(p.UserID))
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("current enrolment: %w", err)
-	}
-	key, err := s.openSecret(a)
-	if err != nil {
-		return Enrolment{}, fmt.Errorf("current enrolment: %w", err)
+		return Enrolment{}, fmt.Errorf("open pending totp secret: %w", err)
 	}
 	en, err := newEnrolment(key, issuer, user.Email)
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("current enrolment: %w", err)
+		return Enrolment{}, fmt.Errorf("pending enrolment: %w", err)
 	}
 	return en, nil
 }
 
-// pending returns the user's pending authenticator, or ErrNoPendingEnrolment / ErrAlreadyEnrolled.
-func (s *Service) pending(ctx context.Context, user storage.User) (storage.Authenticator, error) {
-	a, err := s.Store.AuthenticatorByUser(ctx, user.ID)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return storage.Authenticator{}, ErrNoPendingEnrolment
-	case err != nil:
-		return storage.Authenticator{}, err
-	case a.State == storage.AuthenticatorActive:
-		return storage.Authenticator{}, ErrAlreadyEnrolled
-	case a.State != storage.AuthenticatorPending:
-		return storage.Authenticator{}, ErrNoPendingEnrolment
-	}
-	return a, nil
-}
-
-// ConfirmEnrolment activates the user's pending authenticator when code is right for it (window ±1
-// step), and returns ten new recovery codes in plain text, once. A wrong code counts on the OTP throttle
-// and returns ErrInvalidCode (or the *throttle.LockedError of a lockout); the enrolment stays pending.
-func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, code string, meta Meta) ([]string, error) {
+// ConfirmEnrolment activates the secret pending for this sign-in when code is right for it (window ±1
+// step), and returns ten new recovery codes in plain text, once. Activation ends every other pending
+// enrolment of the user and spends the enrolment code, so nothing pending remains; only one enrolment
+// can ever become active. A wrong code counts on the OTP throttle and returns ErrInvalidCode (or the
+// *throttle.LockedError of a lockout); the enrolment stays pending.
+func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta Meta) ([]string, error) {
 	lim := s.limiter()
 	if err := lim.Check(ctx, otpKey(user)); err != nil {
 		return nil, err
 	}
-	a, err := s.pending(ctx, user)
+	p, err := s.Store.PendingEnrolment(ctx, authRequestID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && p.UserID != user.ID) {
+		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
@@ -131,7 +143,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, code 
 	if !ok {
 		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, storage.FactorOTP, ErrInvalidCode)
 	}
-	key, err := s.openSecret(a)
+	key, err := s.Sealer.Open(p.SecretSealed, []byte(p.UserID))
 	if err != nil {
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
@@ -147,11 +159,14 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, code 
 	if err != nil {
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
-	if err := s.Store.ActivateAuthenticator(ctx, a.ID, step, now, hashed); err != nil {
-		if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
-			// Confirmed by a racing request, or replaced by a newer enrolment in another tab.
-			return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
-		}
+	_, err = s.Store.ActivateAuthenticator(ctx, storage.Activation{PendingID: p.ID, Step: step, Now: now,
+		ClientID: meta.ClientID, Address: meta.Address, Codes: hashed})
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return nil, fmt.Errorf("confirm enrolment: %w", ErrAlreadyEnrolled) // another enrolment won
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment) // ended by a reset or a winner
+	case err != nil:
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	s.succeed(ctx, user, meta, AuditEnrolmentConfirmed, map[string]any{"factor": storage.FactorOTP})

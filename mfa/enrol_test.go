@@ -22,6 +22,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
 )
 
 func TestOtpauthURI(t *testing.T) {
@@ -150,26 +151,29 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	user := f.user(t, "alice@example.com")
 	meta := Meta{Address: "192.0.2.7", ClientID: "app"}
 
-	if _, err := f.svc.CurrentEnrolment(ctx, user, "Acme"); !errors.Is(err, ErrNoPendingEnrolment) {
-		t.Fatalf("CurrentEnrolment before begin = %v, want ErrNoPendingEnrolment", err)
-	}
-	if _, err := f.svc.ConfirmEnrolment(ctx, user, "123456", meta); !errors.Is(err, ErrNoPendingEnrolment) {
+	req := f.signIn(t, user)
+	if _, err := f.svc.ConfirmEnrolment(ctx, user, req, "123456", meta); !errors.Is(err, ErrNoPendingEnrolment) {
 		t.Fatalf("ConfirmEnrolment before begin = %v, want ErrNoPendingEnrolment", err)
 	}
-	first, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
+	// Another sign-in of the same user (another tab, or a password thief) gets a secret of its own.
+	otherReq := f.signIn(t, user)
+	first, err := f.svc.Enrolment(ctx, user, otherReq, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}) // a new tab replaces the pending secret
+	en, err := f.svc.Enrolment(ctx, user, req, "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if en.Secret == first.Secret {
-		t.Fatal("a second BeginEnrolment kept the secret")
+		t.Fatal("two sign-ins were shown the same secret")
 	}
-	again, err := f.svc.CurrentEnrolment(ctx, user, "Acme")
+	again, err := f.svc.Enrolment(ctx, user, req, "Acme", Meta{})
 	if err != nil || again.Secret != en.Secret || again.URI != en.URI {
-		t.Fatalf("CurrentEnrolment = %+v, %v; want the latest enrolment", again, err)
+		t.Fatalf("Enrolment again = %+v, %v; want the same secret for the same sign-in", again, err)
+	}
+	if again, err := f.svc.Enrolment(ctx, user, otherReq, "Acme", Meta{}); err != nil || again.Secret != first.Secret {
+		t.Fatalf("the other sign-in's secret changed: %v", err)
 	}
 	if len(en.Secret) != 32 {
 		t.Errorf("secret %d base32 characters, want 32 (160 bits)", len(en.Secret))
@@ -188,7 +192,7 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	}{
 		{name: "malformed", code: "12ab56", wantErr: ErrInvalidCode, wantState: "pending"},
 		{name: "wrong code", code: wrongCode(t, key, f.clk.Now()), wantErr: ErrInvalidCode, wantState: "pending"},
-		{name: "code of the replaced secret", code: mustCode(t, oldKey, f.clk.Now()), wantErr: ErrInvalidCode, wantState: "pending"},
+		{name: "code of the other sign-in's secret", code: mustCode(t, oldKey, f.clk.Now()), wantErr: ErrInvalidCode, wantState: "pending"},
 		{name: "right code", code: mustCode(t, key, f.clk.Now()), wantState: "active"},
 	}
 	var codes []string
@@ -196,7 +200,7 @@ func TestEnrolmentLifecycle(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			// Wait out the throttle's short delays, staying in the step of t0.
 			f.clk.Set(t0.Add(time.Duration(i) * 5 * time.Second))
-			got, err := f.svc.ConfirmEnrolment(ctx, user, s.code, meta)
+			got, err := f.svc.ConfirmEnrolment(ctx, user, req, s.code, meta)
 			if !errors.Is(err, s.wantErr) || (s.wantErr == nil && err != nil) {
 				t.Fatalf("ConfirmEnrolment = %v, want %v", err, s.wantErr)
 			}
@@ -217,14 +221,22 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if err := f.svc.Verify(ctx, user, mustCode(t, key, t0), meta); !errors.Is(err, ErrReplay) {
 		t.Errorf("Verify with the confirming code = %v, want ErrReplay", err)
 	}
-	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}); !errors.Is(err, ErrAlreadyEnrolled) {
-		t.Errorf("BeginEnrolment when active = %v, want ErrAlreadyEnrolled", err)
+	if a.EnrolledClientID != "app" || a.EnrolledAddress != "192.0.2.7" {
+		t.Errorf("enrolled from %q %q, want the sign-in's client and address", a.EnrolledClientID, a.EnrolledAddress)
 	}
-	if _, err := f.svc.CurrentEnrolment(ctx, user, "Acme"); !errors.Is(err, ErrAlreadyEnrolled) {
-		t.Errorf("CurrentEnrolment when active = %v, want ErrAlreadyEnrolled", err)
+	if _, err := f.svc.Enrolment(ctx, user, f.signIn(t, user), "Acme", Meta{}); !errors.Is(err, ErrAlreadyEnrolled) {
+		t.Errorf("Enrolment of a new sign-in when active = %v, want ErrAlreadyEnrolled", err)
 	}
-	if _, err := f.svc.ConfirmEnrolment(ctx, user, mustCode(t, key, t0.Add(30*time.Second)), meta); !errors.Is(err, ErrAlreadyEnrolled) {
-		t.Errorf("ConfirmEnrolment when active = %v, want ErrAlreadyEnrolled", err)
+	// Confirming ended the other sign-in's enrolment: nothing pending remains, and its secret can
+	// never become active.
+	if _, err := f.st.PendingEnrolment(ctx, otherReq); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the other sign-in's enrolment after confirmation: %v, want ErrNotFound", err)
+	}
+	if _, err := f.svc.ConfirmEnrolment(ctx, user, otherReq, mustCode(t, oldKey, t0.Add(30*time.Second)), meta); !errors.Is(err, ErrNoPendingEnrolment) {
+		t.Errorf("ConfirmEnrolment of the other sign-in = %v, want ErrNoPendingEnrolment", err)
+	}
+	if _, err := f.svc.ConfirmEnrolment(ctx, user, req, mustCode(t, key, t0.Add(30*time.Second)), meta); !errors.Is(err, ErrNoPendingEnrolment) {
+		t.Errorf("ConfirmEnrolment again = %v, want ErrNoPendingEnrolment", err)
 	}
 	// The stored secret is still the confirmed one.
 	if b, err := f.st.AuthenticatorByUser(ctx, user.ID); err != nil || !bytes.Equal(b.SecretSealed, a.SecretSealed) {
@@ -247,13 +259,13 @@ func TestSecretsNotAtRestOrInAudit(t *testing.T) {
 	f.svc.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	user := f.user(t, "alice@example.com")
 	meta := Meta{Address: "192.0.2.7", ClientID: "app"}
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
+	en, err := f.svc.Enrolment(ctx, user, f.req(t, user), "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := b32.DecodeString(en.Secret)
 	code := mustCode(t, key, f.clk.Now())
-	codes, err := f.svc.ConfirmEnrolment(ctx, user, code, meta)
+	codes, err := f.svc.ConfirmEnrolment(ctx, user, f.req(t, user), code, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +350,7 @@ func TestEnrolmentRandomFailure(t *testing.T) {
 	f := newSQLiteFixture(t)
 	f.svc.Rand = io.LimitReader(rand.Reader, 4)
 	user := f.user(t, "alice@example.com")
-	if _, err := f.svc.BeginEnrolment(context.Background(), user, "Acme", Meta{}); err == nil {
+	if _, err := f.svc.Enrolment(context.Background(), user, f.req(t, user), "Acme", Meta{}); err == nil {
 		t.Fatal("BeginEnrolment with a short random source succeeded")
 	}
 	if st, _ := f.svc.Status(context.Background(), user.ID); st != StateNone {

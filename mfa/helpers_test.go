@@ -118,6 +118,25 @@ type fixture struct {
 	clk    *clock
 	sealer *secret.Sealer
 	tenant storage.Tenant
+	client storage.Client // made by the first signIn
+
+	mu   sync.Mutex
+	reqs map[string]string // user id -> the sign-in that req returns
+}
+
+// req returns one sign-in of user, the same at every call: the sign-in a test enrols in.
+func (f *fixture) req(t *testing.T, user storage.User) string {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reqs == nil {
+		f.reqs = map[string]string{}
+	}
+	if id, ok := f.reqs[user.ID]; ok {
+		return id
+	}
+	f.reqs[user.ID] = f.signIn(t, user)
+	return f.reqs[user.ID]
 }
 
 // t0 is the default test time: the first second of a time step.
@@ -161,21 +180,38 @@ func (f *fixture) activate(t *testing.T, user storage.User, key []byte, lastStep
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.PutPendingAuthenticator(ctx, storage.Authenticator{UserID: user.ID, TenantID: user.TenantID, SecretSealed: sealed, CreatedAt: f.clk.Now()}); err != nil {
-		t.Fatalf("put pending authenticator: %v", err)
+	p := storage.PendingEnrolment{ID: storage.NewID(), AuthRequestID: f.signIn(t, user), UserID: user.ID, TenantID: user.TenantID,
+		SecretSealed: sealed, CreatedAt: f.clk.Now()}
+	if err := f.st.CreatePendingEnrolment(ctx, p); err != nil {
+		t.Fatalf("create pending enrolment: %v", err)
 	}
-	a, err := f.st.AuthenticatorByUser(ctx, user.ID)
+	a, err := f.st.ActivateAuthenticator(ctx, storage.Activation{PendingID: p.ID, Step: lastStep, Now: f.clk.Now()})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.st.ActivateAuthenticator(ctx, a.ID, lastStep, f.clk.Now(), nil); err != nil {
 		t.Fatalf("activate authenticator: %v", err)
 	}
-	a, err = f.st.AuthenticatorByUser(ctx, user.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return a
+}
+
+// signIn stores a new auth request of user (password proven) and returns its id: the sign-in that an
+// enrolment belongs to.
+func (f *fixture) signIn(t *testing.T, user storage.User) string {
+	t.Helper()
+	ctx := context.Background()
+	if f.client.ID == "" {
+		c, err := f.st.CreateClient(ctx, storage.Client{TenantID: f.tenant.ID, Name: "app", RedirectURIs: []string{"https://app.example/cb"}})
+		if err != nil {
+			t.Fatalf("create client: %v", err)
+		}
+		f.client = c
+	}
+	now := f.clk.Now()
+	a := storage.AuthRequest{ID: storage.NewID(), TenantID: f.tenant.ID, ClientID: f.client.ID, RedirectURI: "https://app.example/cb",
+		ResponseType: "code", CreatedAt: now, ExpiresAt: now.Add(time.Hour), BrowserHash: "browser", UserID: user.ID,
+		Factors: []string{storage.FactorPassword}, AuthTime: now}
+	if err := f.st.CreateAuthRequest(ctx, a); err != nil {
+		t.Fatalf("create auth request: %v", err)
+	}
+	return a.ID
 }
 
 // actions counts the audit events of the fixture's tenant by action. (Events written at one instant of

@@ -50,8 +50,14 @@ func (s *Service) newRecoveryCodes() ([]string, []storage.RecoveryCode, error) {
 
 // normaliseRecoveryCode turns what the user typed into the canonical xxxx-xxxx-xxxx form: lower case,
 // spaces and dashes ignored, i/l read as 1 and o as 0. ok is false when it cannot be a recovery code.
-func normaliseRecoveryCode(in string) (string, bool) {
-	raw := make([]byte, 0, recoveryLen)
+func normaliseRecoveryCode(in string) (string, bool) { return normaliseAlphabetCode(in, recoveryLen) }
+
+// normaliseAlphabetCode is normaliseRecoveryCode for a code of n characters of the same alphabet.
+func normaliseAlphabetCode(in string, n int) (string, bool) {
+	if len(in) > 4*n {
+		return "", false
+	}
+	raw := make([]byte, 0, n)
 	for _, r := range strings.ToLower(in) {
 		switch {
 		case r == ' ' || r == '-' || r == '\t' || r == '\u00a0':
@@ -66,7 +72,7 @@ func normaliseRecoveryCode(in string) (string, bool) {
 		}
 		raw = append(raw, byte(r))
 	}
-	if len(raw) != recoveryLen {
+	if len(raw) != n {
 		return "", false
 	}
 	return strings.ReplaceAll(group(string(raw), recoveryGroup), " ", "-"), true

@@ -17,7 +17,7 @@ func (f *fixture) enrolled(t *testing.T, email string) (storage.User, []byte, []
 	t.Helper()
 	ctx := context.Background()
 	user := f.user(t, email)
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
+	en, err := f.svc.Enrolment(ctx, user, f.req(t, user), "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func (f *fixture) enrolled(t *testing.T, email string) (storage.User, []byte, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := f.svc.ConfirmEnrolment(ctx, user, mustCode(t, key, f.clk.Now()), Meta{})
+	codes, err := f.svc.ConfirmEnrolment(ctx, user, f.req(t, user), mustCode(t, key, f.clk.Now()), Meta{})
 	if err != nil {
 		t.Fatalf("ConfirmEnrolment: %v", err)
 	}

@@ -48,8 +48,10 @@ const (
 // throttle methods so that a Service without a Limiter can count failures in the same store.
 type Store interface {
 	AuthenticatorByUser(ctx context.Context, userID string) (storage.Authenticator, error)
-	PutPendingAuthenticator(ctx context.Context, a storage.Authenticator) error
-	ActivateAuthenticator(ctx context.Context, id string, step int64, now time.Time, codes []storage.RecoveryCode) error
+	CreatePendingEnrolment(ctx context.Context, p storage.PendingEnrolment) error
+	PendingEnrolment(ctx context.Context, authRequestID string) (storage.PendingEnrolment, error)
+	ActivateAuthenticator(ctx context.Context, act storage.Activation) (storage.Authenticator, error)
+	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
 	AcceptStep(ctx context.Context, id string, step int64, now time.Time) error
 	UnusedRecoveryCodes(ctx context.Context, userID string) ([]storage.RecoveryCode, error)
 	UseRecoveryCode(ctx context.Context, id string, now time.Time) error

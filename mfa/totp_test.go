@@ -149,7 +149,7 @@ func TestVerifyRFCVectors(t *testing.T) {
 	f.svc.Rand = io.MultiReader(bytes.NewReader(seedSHA1), rand.Reader)
 	user := f.user(t, "alice@example.com")
 
-	en, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{})
+	en, err := f.svc.Enrolment(ctx, user, f.req(t, user), "Acme", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestVerifyRFCVectors(t *testing.T) {
 	}
 	first := sha1Vectors[0]
 	f.clk.Set(time.Unix(first.unix, 0))
-	if _, err := f.svc.ConfirmEnrolment(ctx, user, first.code[2:], Meta{}); err != nil {
+	if _, err := f.svc.ConfirmEnrolment(ctx, user, f.req(t, user), first.code[2:], Meta{}); err != nil {
 		t.Fatalf("ConfirmEnrolment with the t=59 vector: %v", err)
 	}
 	for _, v := range sha1Vectors[1:] {
@@ -285,7 +285,7 @@ func TestVerifyNotEnrolled(t *testing.T) {
 	}
 	// A pending authenticator never verifies, even with the right code.
 	f.svc.Rand = io.MultiReader(bytes.NewReader(seedSHA1), rand.Reader)
-	if _, err := f.svc.BeginEnrolment(ctx, user, "Acme", Meta{}); err != nil {
+	if _, err := f.svc.Enrolment(ctx, user, f.req(t, user), "Acme", Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.Verify(ctx, user, mustCode(t, seedSHA1, f.clk.Now()), Meta{}); !errors.Is(err, ErrNotEnrolled) {

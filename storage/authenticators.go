@@ -2,26 +2,33 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
 )
 
-// AuthenticatorByUser returns the user's TOTP authenticator, pending or active.
+// AuthenticatorByUser returns the user's active TOTP authenticator. A user without one whose sign-in is
+// showing a secret gets a record in state AuthenticatorPending with no secret (for display only).
 func (s *Store) AuthenticatorByUser(ctx context.Context, userID string) (Authenticator, error) {
-	var r authenticatorRow
-	if err := s.ctx(ctx).Where("user_id = ?", userID).Take(&r).Error; err != nil {
-		return Authenticator{}, translate("authenticator by user", err)
+	m, err := s.AuthenticatorsByUsers(ctx, []string{userID})
+	if err != nil {
+		return Authenticator{}, err
 	}
-	return authenticatorFromRow(r), nil
+	a, ok := m[userID]
+	if !ok {
+		return Authenticator{}, translate("authenticator by user", ErrNotFound)
+	}
+	return a, nil
 }
 
-// AuthenticatorsByUsers returns the authenticators of the given users, keyed by user id.
+// AuthenticatorsByUsers returns the authenticators of the given users, keyed by user id, as
+// AuthenticatorByUser does.
 func (s *Store) AuthenticatorsByUsers(ctx context.Context, userIDs []string) (map[string]Authenticator, error) {
-	var rows []authenticatorRow
 	if len(userIDs) == 0 {
 		return map[string]Authenticator{}, nil
 	}
+	var rows []authenticatorRow
 	if err := s.ctx(ctx).Where("user_id IN ?", userIDs).Find(&rows).Error; err != nil {
 		return nil, translate("authenticators by users", err)
 	}
@@ -29,57 +36,112 @@ func (s *Store) AuthenticatorsByUsers(ctx context.Context, userIDs []string) (ma
 	for _, r := range rows {
 		out[r.UserID] = authenticatorFromRow(r)
 	}
+	if len(out) == len(userIDs) {
+		return out, nil
+	}
+	var pending []pendingEnrolmentRow
+	if err := s.ctx(ctx).Select("user_id", "tenant_id", "created_at").Where("user_id IN ?", userIDs).Find(&pending).Error; err != nil {
+		return nil, translate("authenticators by users", err)
+	}
+	for _, p := range pending {
+		if _, ok := out[p.UserID]; !ok {
+			out[p.UserID] = Authenticator{UserID: p.UserID, TenantID: p.TenantID, State: AuthenticatorPending, CreatedAt: utc(p.CreatedAt)}
+		}
+	}
 	return out, nil
 }
 
-// PutPendingAuthenticator starts an enrolment: it replaces a pending authenticator of the user, but
-// never an active one (ErrConflict), so a password thief cannot swap in their own secret.
-func (s *Store) PutPendingAuthenticator(ctx context.Context, a Authenticator) error {
+// CreatePendingEnrolment stores the secret shown to one sign-in. ErrAlreadyExists if that sign-in has
+// one already (the caller shows that one); ErrConflict if the user has an active authenticator.
+func (s *Store) CreatePendingEnrolment(ctx context.Context, p PendingEnrolment) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		var active int64
-		if err := tx.Model(&authenticatorRow{}).Where("user_id = ? AND state = ?", a.UserID, AuthenticatorActive).Count(&active).Error; err != nil {
-			return translate("put pending authenticator", err)
+		if err := tx.Model(&authenticatorRow{}).Where("user_id = ?", p.UserID).Count(&active).Error; err != nil {
+			return translate("create pending enrolment", err)
 		}
 		if active > 0 {
-			return translate("put pending authenticator", ErrConflict)
+			return translate("create pending enrolment", ErrConflict)
 		}
-		if err := tx.Where("user_id = ? AND state = ?", a.UserID, AuthenticatorPending).Delete(&authenticatorRow{}).Error; err != nil {
-			return translate("put pending authenticator", err)
+		if p.ID == "" {
+			p.ID = NewID()
 		}
-		if a.ID == "" {
-			a.ID = NewID()
-		}
-		if a.CreatedAt.IsZero() {
-			a.CreatedAt = time.Now()
-		}
-		r := authenticatorRow{ID: a.ID, UserID: a.UserID, TenantID: a.TenantID, SecretSealed: a.SecretSealed,
-			State: AuthenticatorPending, CreatedAt: utc(a.CreatedAt)}
-		if err := tx.Create(&r).Error; err != nil {
-			// A racing enrolment that activated first shows up as a duplicate user_id.
-			return translate("put pending authenticator", ErrConflict)
-		}
-		return nil
+		r := pendingEnrolmentRow{ID: p.ID, AuthRequestID: p.AuthRequestID, UserID: p.UserID, TenantID: p.TenantID,
+			SecretSealed: p.SecretSealed, CreatedAt: utc(p.CreatedAt)}
+		return translate("create pending enrolment", tx.Create(&r).Error)
 	})
 }
 
-// ActivateAuthenticator confirms a pending authenticator with the time step of the code the user typed,
-// and stores the user's new recovery codes, in one transaction. ErrConflict if it is no longer pending.
-func (s *Store) ActivateAuthenticator(ctx context.Context, id string, step int64, now time.Time, codes []RecoveryCode) error {
-	return s.inTx(ctx, func(tx *gorm.DB) error {
-		var r authenticatorRow
-		if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+// PendingEnrolment returns the secret pending for the sign-in authRequestID.
+func (s *Store) PendingEnrolment(ctx context.Context, authRequestID string) (PendingEnrolment, error) {
+	var r pendingEnrolmentRow
+	if err := s.ctx(ctx).Where("auth_request_id = ?", authRequestID).Take(&r).Error; err != nil {
+		return PendingEnrolment{}, translate("pending enrolment", err)
+	}
+	return PendingEnrolment{ID: r.ID, AuthRequestID: r.AuthRequestID, UserID: r.UserID, TenantID: r.TenantID,
+		SecretSealed: r.SecretSealed, CreatedAt: utc(r.CreatedAt)}, nil
+}
+
+// Activation is what confirming a pending enrolment records.
+type Activation struct {
+	PendingID string
+	Step      int64 // the time step of the code that confirmed it
+	Now       time.Time
+	ClientID  string // the app signed in to
+	Address   string // the client address
+	Codes     []RecoveryCode
+}
+
+// ActivateAuthenticator turns a pending enrolment into the user's active authenticator, in one
+// transaction: it stores the new recovery codes and removes every other pending enrolment and the
+// enrolment code of the user, so nothing pending remains. ErrNotFound if the enrolment is gone;
+// ErrConflict if the user already has an active authenticator (only one enrolment can ever win).
+func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Authenticator, error) {
+	var out Authenticator
+	if act.Step <= 0 { // a real code's step; the replay guard refuses steps at or below last_step
+		return out, translate("activate authenticator", ErrConflict)
+	}
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		var p pendingEnrolmentRow
+		if err := tx.Where("id = ?", act.PendingID).Take(&p).Error; err != nil {
 			return translate("activate authenticator", err)
 		}
-		res := tx.Model(&authenticatorRow{}).Where("id = ? AND state = ? AND last_step < ?", id, AuthenticatorPending, step).
-			Updates(map[string]any{"state": AuthenticatorActive, "last_step": step, "confirmed_at": utc(now), "last_used_at": utc(now)})
-		if res.Error != nil {
-			return translate("activate authenticator", res.Error)
+		now := utc(act.Now)
+		r := authenticatorRow{ID: NewID(), UserID: p.UserID, TenantID: p.TenantID, SecretSealed: p.SecretSealed,
+			State: AuthenticatorActive, LastStep: act.Step, CreatedAt: utc(p.CreatedAt), ConfirmedAt: &now, LastUsedAt: &now,
+			EnrolledClientID: act.ClientID, EnrolledAddress: act.Address}
+		var active int64
+		if err := tx.Model(&authenticatorRow{}).Where("user_id = ?", p.UserID).Count(&active).Error; err != nil {
+			return translate("activate authenticator", err)
 		}
-		if res.RowsAffected != 1 {
+		if active > 0 {
 			return translate("activate authenticator", ErrConflict)
 		}
-		return replaceRecoveryCodes(tx, r.UserID, codes, now)
+		if err := tx.Create(&r).Error; err != nil {
+			// A racing confirmation of another enrolment shows up as a duplicate user_id.
+			if errors.Is(translate("", err), ErrAlreadyExists) {
+				return translate("activate authenticator", ErrConflict)
+			}
+			return translate("activate authenticator", err)
+		}
+		for _, m := range []any{&pendingEnrolmentRow{}, &enrolmentCodeRow{}} {
+			if err := tx.Where("user_id = ?", p.UserID).Delete(m).Error; err != nil {
+				return translate("activate authenticator", err)
+			}
+		}
+		out = authenticatorFromRow(r)
+		return replaceRecoveryCodes(tx, p.UserID, act.Codes, now)
 	})
+	return out, err
+}
+
+// EnrolmentCodeByUser returns the user's outstanding enrolment code (expired or not: the caller decides).
+func (s *Store) EnrolmentCodeByUser(ctx context.Context, userID string) (EnrolmentCode, error) {
+	var r enrolmentCodeRow
+	if err := s.ctx(ctx).Where("user_id = ?", userID).Take(&r).Error; err != nil {
+		return EnrolmentCode{}, translate("enrolment code by user", err)
+	}
+	return EnrolmentCode{UserID: r.UserID, TenantID: r.TenantID, CodeHash: r.CodeHash, CreatedBy: r.CreatedBy,
+		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt)}, nil
 }
 
 // AcceptStep records that a code of time step step was accepted: one compare-and-set that succeeds
@@ -96,12 +158,20 @@ func (s *Store) AcceptStep(ctx context.Context, id string, step int64, now time.
 	return nil
 }
 
-// ResetMFA removes the user's authenticator and recovery codes and ends their sessions, in one
-// transaction, with its audit event. The user enrols again at the next sign-in that needs MFA.
-func (s *Store) ResetMFA(ctx context.Context, userID string, ev AuditEvent) error {
+// ResetMFA removes the user's authenticator, recovery codes and pending enrolments and ends their
+// sessions, in one transaction, with its audit event. With code, the user's next enrolment needs that
+// enrolment code (it replaces an earlier one); without, the next sign-in that needs MFA enrols freely.
+func (s *Store) ResetMFA(ctx context.Context, userID string, code *EnrolmentCode, ev AuditEvent) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &sessionRow{}} {
+		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &sessionRow{}, &pendingEnrolmentRow{}, &enrolmentCodeRow{}} {
 			if err := tx.Where("user_id = ?", userID).Delete(m).Error; err != nil {
+				return translate("reset mfa", err)
+			}
+		}
+		if code != nil {
+			r := enrolmentCodeRow{UserID: userID, TenantID: code.TenantID, CodeHash: code.CodeHash, CreatedBy: code.CreatedBy,
+				CreatedAt: utc(code.CreatedAt), ExpiresAt: utc(code.ExpiresAt)}
+			if err := tx.Create(&r).Error; err != nil {
 				return translate("reset mfa", err)
 			}
 		}

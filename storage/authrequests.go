@@ -42,6 +42,18 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browserHash string) err
 	return nil
 }
 
+// RebindBrowser moves every sign-in in flight that is bound to oldHash (one browser's login cookie) to
+// newHash, in one statement. The login UI mints a new cookie value at every step, so a value that was
+// planted in or copied from a browser is worth nothing after that browser's next step.
+func (s *Store) RebindBrowser(ctx context.Context, oldHash, newHash string) error {
+	if oldHash == "" || newHash == "" {
+		return nil
+	}
+	res := s.ctx(ctx).Model(&authRequestRow{}).Where("browser_hash = ? AND code_hash IS NULL AND consumed_at IS NULL", oldHash).
+		Update("browser_hash", newHash)
+	return translate("rebind browser", res.Error)
+}
+
 // RecordLogin sets who is signing in and the factors proven so far, as one compare-and-set against the
 // state the caller read (prev): the same browser, the same or no user, the same factors, and no code
 // issued yet. Anything else is ErrConflict, so a stale or parallel step can never add a factor.

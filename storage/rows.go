@@ -166,9 +166,34 @@ type authenticatorRow struct {
 	CreatedAt    time.Time
 	ConfirmedAt  *time.Time
 	LastUsedAt   *time.Time
+
+	EnrolledClientID string
+	EnrolledAddress  string
 }
 
 func (authenticatorRow) TableName() string { return "authenticators" }
+
+type pendingEnrolmentRow struct {
+	ID            string `gorm:"primaryKey"`
+	AuthRequestID string
+	UserID        string
+	TenantID      string
+	SecretSealed  []byte
+	CreatedAt     time.Time
+}
+
+func (pendingEnrolmentRow) TableName() string { return "pending_enrolments" }
+
+type enrolmentCodeRow struct {
+	UserID    string `gorm:"primaryKey"`
+	TenantID  string
+	CodeHash  string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+func (enrolmentCodeRow) TableName() string { return "enrolment_codes" }
 
 type recoveryCodeRow struct {
 	ID        string `gorm:"primaryKey"`
@@ -306,7 +331,8 @@ func signingKeyFromRow(r signingKeyRow) SigningKey {
 
 func authenticatorFromRow(r authenticatorRow) Authenticator {
 	return Authenticator{ID: r.ID, UserID: r.UserID, TenantID: r.TenantID, SecretSealed: r.SecretSealed, State: r.State,
-		LastStep: r.LastStep, CreatedAt: utc(r.CreatedAt), ConfirmedAt: utcPtr(r.ConfirmedAt), LastUsedAt: utcPtr(r.LastUsedAt)}
+		LastStep: r.LastStep, CreatedAt: utc(r.CreatedAt), ConfirmedAt: utcPtr(r.ConfirmedAt), LastUsedAt: utcPtr(r.LastUsedAt),
+		EnrolledClientID: r.EnrolledClientID, EnrolledAddress: r.EnrolledAddress}
 }
 
 func auditFromRow(r auditEventRow) AuditEvent {

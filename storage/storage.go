@@ -194,17 +194,43 @@ type Throttle struct {
 	UpdatedAt   time.Time
 }
 
-// Authenticator is a user's TOTP secret, sealed.
+// Authenticator is a user's confirmed TOTP secret, sealed. A user has at most one.
 type Authenticator struct {
 	ID           string
 	UserID       string
 	TenantID     string
 	SecretSealed []byte
-	State        string
-	LastStep     int64 // the last accepted TOTP time step; codes at or below it are refused
+	State        string // always AuthenticatorActive; secrets not yet confirmed are PendingEnrolments
+	LastStep     int64  // the last accepted TOTP time step; codes at or below it are refused
 	CreatedAt    time.Time
 	ConfirmedAt  *time.Time
 	LastUsedAt   *time.Time
+
+	// Where it was enrolled: the app signed in to and the client address, shown to the user and admins.
+	EnrolledClientID string
+	EnrolledAddress  string
+}
+
+// PendingEnrolment is a TOTP secret shown to one sign-in (auth request, bound to one browser) and not
+// yet confirmed by a code. Only that sign-in sees or confirms it; it dies with its auth request.
+type PendingEnrolment struct {
+	ID            string
+	AuthRequestID string
+	UserID        string
+	TenantID      string
+	SecretSealed  []byte
+	CreatedAt     time.Time
+}
+
+// EnrolmentCode is the one-time code an admin's MFA reset hands out: while the user has one, a new
+// authenticator can only be enrolled by a sign-in that presented it. Stored as a hash.
+type EnrolmentCode struct {
+	UserID    string
+	TenantID  string
+	CodeHash  string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // RecoveryCode is one hashed single-use recovery code.

@@ -42,6 +42,19 @@ type EnrolPage struct {
 	Issuer                      string
 }
 
+// EnrolCodePage is the data for page "enrol_code": the enrolment code an admin's reset handed out.
+type EnrolCodePage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// ResetDonePage is the data for page "reset_done": the enrolment code of an MFA reset, shown once.
+type ResetDonePage struct {
+	Base
+	Email, Code string
+	ExpiresAt   time.Time
+}
+
 // RecoveryCodesPage is the data for page "recovery_codes".
 type RecoveryCodesPage struct {
 	Base
@@ -99,6 +112,7 @@ type UserRow struct {
 	ID, Email, Name, Role, MFAState string
 	Disabled                        bool
 	EnrolledAt, LastUsed            *time.Time
+	EnrolledFrom                    string // the app and address of the enrolment, e.g. "Demo App · 192.0.2.7"
 }
 
 // EventRow is one row of the recent-activity table on the settings page.
@@ -111,6 +125,8 @@ type EventRow struct {
 type AccountPage struct {
 	Base
 	Email, MFAState   string
+	EnrolledAt        *time.Time
+	EnrolledFrom      string // the app and address of the enrolment
 	RecoveryCodesLeft int
 	NewCodes          []string
 	DownloadURI       template.URL

@@ -40,6 +40,8 @@ func requiredPages() []string {
 		"otp",
 		"recovery",
 		"enrol",
+		"enrol_code",
+		"reset_done",
 		"recovery_codes",
 		"error",
 		"locked",

@@ -165,6 +165,16 @@ func (p *Page) Form(t testing.TB, action string) Form {
 	return Form{}
 }
 
+// CSRFToken returns the CSRF token of the page's first form that has one, or "".
+func (p *Page) CSRFToken() string {
+	for _, f := range p.Forms() {
+		if v := f.Fields.Get("_csrf"); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // Submit fills the form with values (over its own fields, hidden ones included) and posts it.
 func (b *Browser) Submit(p *Page, action string, values map[string]string) *Page {
 	b.T.Helper()

@@ -85,13 +85,19 @@ func (e *testEnv) seed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
-		if err := st.PutPendingAuthenticator(ctx, storage.Authenticator{UserID: u.ID, TenantID: tn.ID, SecretSealed: []byte("sealed")}); err != nil {
-			t.Fatalf("PutPendingAuthenticator: %v", err)
-		}
 		cl, err := st.CreateClient(ctx, storage.Client{TenantID: tn.ID, Name: "Seed App", SecretHash: "unused",
 			RedirectURIs: []string{"https://app.acme.test/cb"}, Grants: []string{"authorization_code"}})
 		if err != nil {
 			t.Fatalf("CreateClient: %v", err)
+		}
+		ar := storage.AuthRequest{ID: storage.NewID(), TenantID: tn.ID, ClientID: cl.ID, RedirectURI: "https://app.acme.test/cb",
+			ResponseType: "code", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := st.CreateAuthRequest(ctx, ar); err != nil {
+			t.Fatalf("CreateAuthRequest: %v", err)
+		}
+		if err := st.CreatePendingEnrolment(ctx, storage.PendingEnrolment{AuthRequestID: ar.ID, UserID: u.ID, TenantID: tn.ID,
+			SecretSealed: []byte("sealed"), CreatedAt: time.Now()}); err != nil {
+			t.Fatalf("CreatePendingEnrolment: %v", err)
 		}
 		keys, err := app.NewKeys(cfg, st, time.Now)
 		if err != nil {

@@ -251,6 +251,9 @@ type resetMFAResult struct {
 	Email       string `json:"email"`
 	PreviousMFA string `json:"previous_mfa"` // none, pending or active
 	MFA         string `json:"mfa"`          // always none
+	// The one-time code the user needs to enrol a new authenticator (shown once).
+	EnrolmentCode          string    `json:"enrolment_code"`
+	EnrolmentCodeExpiresAt time.Time `json:"enrolment_code_expires_at"`
 }
 
 func (c *cli) userResetMFACmd() *cobra.Command {
@@ -273,9 +276,14 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 					return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
 				}
 				prev := mfa.State(a, err)
+				code, rec, err := (&mfa.Service{}).NewEnrolmentCode(u, cliActor)
+				if err != nil {
+					return err
+				}
 				err = st.InTx(ctx, func(tx *storage.Store) error { // reset, revocation and audit event together
-					if err := tx.ResetMFA(ctx, u.ID, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID,
-						Action: "mfa.reset", Address: cliAddress}); err != nil {
+					if err := tx.ResetMFA(ctx, u.ID, &rec, storage.AuditEvent{TenantID: t.ID, ActorID: cliActor, TargetID: u.ID,
+						Action: "mfa.reset", Address: cliAddress,
+						Detail: map[string]any{"enrolment_code_expires_at": rec.ExpiresAt.UTC().Format(time.RFC3339)}}); err != nil {
 						return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
 					}
 					if err := tx.RevokeUserTokens(ctx, u.ID, time.Now()); err != nil {
@@ -286,10 +294,12 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 				if err != nil {
 					return err
 				}
-				res := resetMFAResult{ID: u.ID, TenantID: t.ID, Email: u.Email, PreviousMFA: prev, MFA: mfa.StateNone}
+				res := resetMFAResult{ID: u.ID, TenantID: t.ID, Email: u.Email, PreviousMFA: prev, MFA: mfa.StateNone,
+					EnrolmentCode: code, EnrolmentCodeExpiresAt: rec.ExpiresAt.UTC()}
 				return c.emit(res, func(w io.Writer) error {
-					_, err := fmt.Fprintf(w, "reset MFA of %s (id %s; was %s): authenticator and recovery codes removed, sessions ended, tokens revoked\n",
-						u.Email, u.ID, prev)
+					_, err := fmt.Fprintf(w, "reset MFA of %s (id %s; was %s): authenticator and recovery codes removed, sessions ended, tokens revoked\n"+
+						"enrolment code (give it to the user; needed to set up a new authenticator; shown once): %s\nvalid until %s\n",
+						u.Email, u.ID, prev, code, rec.ExpiresAt.UTC().Format(time.RFC3339))
 					return err
 				})
 			})

@@ -157,19 +157,26 @@ func (w world) mustCodeRequest(t *testing.T, st *storage.Store, codeHash string,
 // mustActiveAuthenticator enrols u with an active authenticator whose last accepted step is step.
 func mustActiveAuthenticator(t *testing.T, st *storage.Store, u storage.User, step int64, codes ...storage.RecoveryCode) storage.Authenticator {
 	t.Helper()
-	ctx := t.Context()
-	a := storage.Authenticator{ID: storage.NewID(), UserID: u.ID, TenantID: u.TenantID, SecretSealed: []byte("sealed"), CreatedAt: now()}
-	if err := st.PutPendingAuthenticator(ctx, a); err != nil {
-		t.Fatalf("PutPendingAuthenticator: %v", err)
-	}
-	if err := st.ActivateAuthenticator(ctx, a.ID, step, now(), codes); err != nil {
+	p := mustPendingEnrolment(t, st, u, "sealed")
+	got, err := st.ActivateAuthenticator(t.Context(), storage.Activation{PendingID: p.ID, Step: step, Now: now(), Codes: codes})
+	if err != nil {
 		t.Fatalf("ActivateAuthenticator: %v", err)
 	}
-	got, err := st.AuthenticatorByUser(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("AuthenticatorByUser: %v", err)
-	}
 	return got
+}
+
+// mustPendingEnrolment stores a new sign-in of u (its own auth request) showing the secret sealed.
+func mustPendingEnrolment(t *testing.T, st *storage.Store, u storage.User, sealed string) storage.PendingEnrolment {
+	t.Helper()
+	cl := mustClient(t, st, u.TenantID, "enrol-"+storage.NewID())
+	w := world{tenant: storage.Tenant{ID: u.TenantID}, user: u, client: cl}
+	a := w.mustAuthRequest(t, st)
+	p := storage.PendingEnrolment{ID: storage.NewID(), AuthRequestID: a.ID, UserID: u.ID, TenantID: u.TenantID,
+		SecretSealed: []byte(sealed), CreatedAt: now()}
+	if err := st.CreatePendingEnrolment(t.Context(), p); err != nil {
+		t.Fatalf("CreatePendingEnrolment: %v", err)
+	}
+	return p
 }
 
 func tokenPair(grantID string, u storage.User, clientID string, expiresAt time.Time) (storage.AccessToken, storage.RefreshToken) {

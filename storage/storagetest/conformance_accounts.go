@@ -322,7 +322,8 @@ func testNotFound(t *testing.T, st *storage.Store) {
 		{"RefreshTokenByHash", func(t *testing.T) error { _, err := st.RefreshTokenByHash(t.Context(), "nope"); return err }},
 		{"AuthenticatorByUser", func(t *testing.T) error { _, err := st.AuthenticatorByUser(t.Context(), w.user.ID); return err }},
 		{"ActivateAuthenticator", func(t *testing.T) error {
-			return st.ActivateAuthenticator(t.Context(), "nope", 1, now(), nil)
+			_, err := st.ActivateAuthenticator(t.Context(), storage.Activation{PendingID: "nope", Step: 1, Now: now()})
+			return err
 		}},
 		{"SetMFAPolicy", func(t *testing.T) error {
 			_, _, err := st.SetMFAPolicy(t.Context(), "nope", true, storage.AuditEvent{Action: "mfa_policy.set"})

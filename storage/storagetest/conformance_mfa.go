@@ -87,76 +87,86 @@ func testAuthenticators(t *testing.T, st *storage.Store) {
 	ctx := t.Context()
 	w := newWorld(t, st)
 	bob := mustUser(t, st, w.tenant.ID, "bob@example.com")
-	created := now()
-	pending := func(secret string) storage.Authenticator {
-		return storage.Authenticator{ID: storage.NewID(), UserID: w.user.ID, TenantID: w.tenant.ID, SecretSealed: []byte(secret),
-			State: storage.AuthenticatorActive /* ignored */, LastStep: 99 /* ignored */, CreatedAt: created}
-	}
 
-	first := pending("secret-1")
-	wantErr(t, "PutPendingAuthenticator", st.PutPendingAuthenticator(ctx, first), nil)
+	// Two sign-ins of one user each get their own pending secret; neither replaces the other.
+	first := mustPendingEnrolment(t, st, w.user, "secret-1")
+	second := mustPendingEnrolment(t, st, w.user, "secret-2")
+	for _, p := range []storage.PendingEnrolment{first, second} {
+		got, err := st.PendingEnrolment(ctx, p.AuthRequestID)
+		wantErr(t, "PendingEnrolment", err, nil)
+		wantEqual(t, "pending enrolment", got, p)
+	}
+	dup := first
+	dup.ID, dup.SecretSealed = storage.NewID(), []byte("thief")
+	wantErr(t, "CreatePendingEnrolment for a sign-in that has one", st.CreatePendingEnrolment(ctx, dup), storage.ErrAlreadyExists)
 	got, err := st.AuthenticatorByUser(ctx, w.user.ID)
-	wantErr(t, "AuthenticatorByUser", err, nil)
-	wantEqual(t, "pending authenticator", got, storage.Authenticator{ID: first.ID, UserID: w.user.ID, TenantID: w.tenant.ID,
-		SecretSealed: []byte("secret-1"), State: storage.AuthenticatorPending, CreatedAt: created})
-
-	second := pending("secret-2")
-	wantErr(t, "PutPendingAuthenticator replaces a pending one", st.PutPendingAuthenticator(ctx, second), nil)
-	got, err = st.AuthenticatorByUser(ctx, w.user.ID)
-	wantErr(t, "AuthenticatorByUser", err, nil)
-	if got.ID != second.ID || string(got.SecretSealed) != "secret-2" {
-		t.Fatalf("AuthenticatorByUser = %+v, want the second enrolment", got)
+	wantErr(t, "AuthenticatorByUser while pending", err, nil)
+	if got.State != storage.AuthenticatorPending || got.ID != "" || got.SecretSealed != nil {
+		t.Errorf("AuthenticatorByUser while pending = %+v, want state pending without a secret", got)
 	}
-	wantErr(t, "ActivateAuthenticator of the replaced one", st.ActivateAuthenticator(ctx, first.ID, 100, now(), nil), storage.ErrNotFound)
+
+	t.Run("activation needs a step", func(t *testing.T) {
+		_, err := st.ActivateAuthenticator(ctx, storage.Activation{PendingID: second.ID, Step: 0, Now: now()})
+		wantErr(t, "ActivateAuthenticator at step 0", err, storage.ErrConflict)
+	})
 
 	activated := now()
 	codes := []storage.RecoveryCode{{Hash: "h1"}, {Hash: "h2"}}
-	wantErr(t, "ActivateAuthenticator", st.ActivateAuthenticator(ctx, second.ID, 100, activated, codes), nil)
+	act, err := st.ActivateAuthenticator(ctx, storage.Activation{PendingID: second.ID, Step: 100, Now: activated,
+		ClientID: "app-1", Address: "192.0.2.7", Codes: codes})
+	wantErr(t, "ActivateAuthenticator", err, nil)
 	got, err = st.AuthenticatorByUser(ctx, w.user.ID)
 	wantErr(t, "AuthenticatorByUser", err, nil)
-	if got.State != storage.AuthenticatorActive || got.LastStep != 100 {
-		t.Errorf("activated authenticator = %+v, want active at step 100", got)
+	wantEqual(t, "activated authenticator", got, act)
+	if got.State != storage.AuthenticatorActive || got.LastStep != 100 || string(got.SecretSealed) != "secret-2" ||
+		got.EnrolledClientID != "app-1" || got.EnrolledAddress != "192.0.2.7" {
+		t.Errorf("activated authenticator = %+v, want active at step 100 with the second secret, enrolled from app-1", got)
 	}
 	if got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(activated) {
 		t.Errorf("ConfirmedAt = %v, want %v", got.ConfirmedAt, activated)
 	}
+	// Nothing pending remains: the other sign-in's secret is gone and can never be activated.
+	_, err = st.PendingEnrolment(ctx, first.AuthRequestID)
+	wantErr(t, "PendingEnrolment of the other sign-in", err, storage.ErrNotFound)
+	_, err = st.ActivateAuthenticator(ctx, storage.Activation{PendingID: first.ID, Step: 101, Now: now()})
+	wantErr(t, "ActivateAuthenticator of the other sign-in", err, storage.ErrNotFound)
 	rc, err := st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	if len(rc) != 2 {
 		t.Errorf("UnusedRecoveryCodes = %d codes, want 2", len(rc))
 	}
 
-	for _, tc := range []struct {
-		name string
-		call func() error
-	}{
-		{"ActivateAuthenticator twice", func() error { return st.ActivateAuthenticator(ctx, second.ID, 200, now(), nil) }},
-		{"PutPendingAuthenticator over an active one", func() error { return st.PutPendingAuthenticator(ctx, pending("thief")) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			wantErr(t, tc.name, tc.call(), storage.ErrConflict)
-			got, err := st.AuthenticatorByUser(ctx, w.user.ID)
-			wantErr(t, "AuthenticatorByUser", err, nil)
-			if got.ID != second.ID || got.State != storage.AuthenticatorActive || got.LastStep != 100 || string(got.SecretSealed) != "secret-2" {
-				t.Errorf("authenticator changed: %+v", got)
-			}
-		})
-	}
-	rc, err = st.UnusedRecoveryCodes(ctx, w.user.ID)
-	wantErr(t, "UnusedRecoveryCodes", err, nil)
-	if len(rc) != 2 {
-		t.Errorf("a refused activation replaced the recovery codes: %d codes", len(rc))
-	}
-
-	t.Run("activation needs a step", func(t *testing.T) {
-		a := storage.Authenticator{ID: storage.NewID(), UserID: bob.ID, TenantID: w.tenant.ID, SecretSealed: []byte("s")}
-		wantErr(t, "PutPendingAuthenticator", st.PutPendingAuthenticator(ctx, a), nil)
-		wantErr(t, "ActivateAuthenticator at step 0", st.ActivateAuthenticator(ctx, a.ID, 0, now(), nil), storage.ErrConflict)
+	t.Run("pending enrolment over an active authenticator", func(t *testing.T) {
+		cl := mustClient(t, st, w.tenant.ID, "thief")
+		a := world{tenant: w.tenant, user: w.user, client: cl}.mustAuthRequest(t, st)
+		err := st.CreatePendingEnrolment(ctx, storage.PendingEnrolment{AuthRequestID: a.ID, UserID: w.user.ID, TenantID: w.tenant.ID,
+			SecretSealed: []byte("thief"), CreatedAt: now()})
+		wantErr(t, "CreatePendingEnrolment", err, storage.ErrConflict)
+		got, err := st.AuthenticatorByUser(ctx, w.user.ID)
+		wantErr(t, "AuthenticatorByUser", err, nil)
+		if got.ID != act.ID || got.LastStep != 100 || string(got.SecretSealed) != "secret-2" {
+			t.Errorf("authenticator changed: %+v", got)
+		}
 	})
 
-	byUsers, err := st.AuthenticatorsByUsers(ctx, []string{w.user.ID, bob.ID, "nobody"})
+	t.Run("two enrolments race: one wins", func(t *testing.T) {
+		p1 := mustPendingEnrolment(t, st, bob, "bob-1")
+		p2 := mustPendingEnrolment(t, st, bob, "bob-2")
+		_, err := st.ActivateAuthenticator(ctx, storage.Activation{PendingID: p1.ID, Step: 10, Now: now()})
+		wantErr(t, "ActivateAuthenticator first", err, nil)
+		_, err = st.ActivateAuthenticator(ctx, storage.Activation{PendingID: p2.ID, Step: 11, Now: now()})
+		wantErr(t, "ActivateAuthenticator second", err, storage.ErrNotFound)
+		got, _ := st.AuthenticatorByUser(ctx, bob.ID)
+		if string(got.SecretSealed) != "bob-1" {
+			t.Errorf("bob's authenticator = %q, want the first", got.SecretSealed)
+		}
+	})
+
+	carol := mustUser(t, st, w.tenant.ID, "carol@example.com")
+	mustPendingEnrolment(t, st, carol, "carol")
+	byUsers, err := st.AuthenticatorsByUsers(ctx, []string{w.user.ID, carol.ID, "nobody"})
 	wantErr(t, "AuthenticatorsByUsers", err, nil)
-	if len(byUsers) != 2 || byUsers[w.user.ID].ID != second.ID || byUsers[bob.ID].State != storage.AuthenticatorPending {
+	if len(byUsers) != 2 || byUsers[w.user.ID].ID != act.ID || byUsers[carol.ID].State != storage.AuthenticatorPending {
 		t.Errorf("AuthenticatorsByUsers = %+v", byUsers)
 	}
 	empty, err := st.AuthenticatorsByUsers(ctx, nil)
@@ -196,10 +206,9 @@ func testAcceptStep(t *testing.T, st *storage.Store) {
 			}
 		})
 	}
-	t.Run("pending authenticator", func(t *testing.T) {
+	t.Run("pending enrolment", func(t *testing.T) {
 		bob := mustUser(t, st, w.tenant.ID, "bob@example.com")
-		p := storage.Authenticator{ID: storage.NewID(), UserID: bob.ID, TenantID: w.tenant.ID, SecretSealed: []byte("s")}
-		wantErr(t, "PutPendingAuthenticator", st.PutPendingAuthenticator(ctx, p), nil)
+		p := mustPendingEnrolment(t, st, bob, "s")
 		wantErr(t, "AcceptStep", st.AcceptStep(ctx, p.ID, 1000, now()), storage.ErrConflict)
 	})
 	wantErr(t, "AcceptStep unknown", st.AcceptStep(ctx, "nope", 1000, now()), storage.ErrConflict)
@@ -214,11 +223,30 @@ func testResetMFA(t *testing.T, st *storage.Store) {
 	s := mustSession(t, st, w.user, now().Add(time.Hour))
 	bobSession := mustSession(t, st, bob, now().Add(time.Hour))
 
+	dan := mustUser(t, st, w.tenant.ID, "dan@example.com")
+	pendingOfOther := mustPendingEnrolment(t, st, dan, "left over") // a sign-in showing a secret
+	wantErr(t, "ResetMFA of a user enrolling", st.ResetMFA(ctx, dan.ID, nil, storage.AuditEvent{TenantID: w.tenant.ID, ActorID: "admin",
+		Action: "mfa.reset", TargetID: dan.ID, CreatedAt: now()}), nil)
 	at := now()
-	wantErr(t, "ResetMFA", st.ResetMFA(ctx, w.user.ID, storage.AuditEvent{TenantID: w.tenant.ID, ActorID: "admin",
+	code := storage.EnrolmentCode{UserID: w.user.ID, TenantID: w.tenant.ID, CodeHash: "code-hash", CreatedBy: "admin",
+		CreatedAt: at, ExpiresAt: at.Add(72 * time.Hour)}
+	wantErr(t, "ResetMFA", st.ResetMFA(ctx, w.user.ID, &code, storage.AuditEvent{TenantID: w.tenant.ID, ActorID: "admin",
 		Action: "mfa.reset", TargetID: w.user.ID, CreatedAt: at}), nil)
+	_, err := st.PendingEnrolment(ctx, pendingOfOther.AuthRequestID)
+	wantErr(t, "PendingEnrolment after reset", err, storage.ErrNotFound)
+	gotCode, err := st.EnrolmentCodeByUser(ctx, w.user.ID)
+	wantErr(t, "EnrolmentCodeByUser", err, nil)
+	wantEqual(t, "enrolment code", gotCode, code)
+	// A second reset replaces the code.
+	code2 := code
+	code2.CodeHash = "code-hash-2"
+	wantErr(t, "ResetMFA again", st.ResetMFA(ctx, w.user.ID, &code2, storage.AuditEvent{TenantID: w.tenant.ID, ActorID: "admin",
+		Action: "mfa.reset", TargetID: w.user.ID, CreatedAt: at}), nil)
+	if gotCode, _ := st.EnrolmentCodeByUser(ctx, w.user.ID); gotCode.CodeHash != "code-hash-2" {
+		t.Errorf("enrolment code after a second reset = %+v", gotCode)
+	}
 
-	_, err := st.AuthenticatorByUser(ctx, w.user.ID)
+	_, err = st.AuthenticatorByUser(ctx, w.user.ID)
 	wantErr(t, "AuthenticatorByUser after reset", err, storage.ErrNotFound)
 	codes, err := st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes after reset", err, nil)
@@ -230,8 +258,8 @@ func testResetMFA(t *testing.T, st *storage.Store) {
 
 	evs, err := st.ListAudit(ctx, w.tenant.ID, 0, 10)
 	wantErr(t, "ListAudit", err, nil)
-	if len(evs) != 1 || evs[0].Action != "mfa.reset" || evs[0].TargetID != w.user.ID || evs[0].ActorID != "admin" {
-		t.Errorf("ListAudit after reset = %+v, want one mfa.reset event", evs)
+	if len(evs) != 3 || evs[0].Action != "mfa.reset" || evs[0].TargetID != w.user.ID || evs[0].ActorID != "admin" {
+		t.Errorf("ListAudit after reset = %+v, want three mfa.reset events, the newest of %s", evs, w.user.ID)
 	}
 
 	got, err := st.AuthenticatorByUser(ctx, bob.ID)
@@ -245,8 +273,12 @@ func testResetMFA(t *testing.T, st *storage.Store) {
 	_, err = st.SessionByID(ctx, bobSession.ID)
 	wantErr(t, "SessionByID of another user", err, nil)
 
-	again := storage.Authenticator{ID: storage.NewID(), UserID: w.user.ID, TenantID: w.tenant.ID, SecretSealed: []byte("new")}
-	wantErr(t, "PutPendingAuthenticator after reset", st.PutPendingAuthenticator(ctx, again), nil)
+	// Enrolling again spends the enrolment code.
+	p := mustPendingEnrolment(t, st, w.user, "new")
+	_, err = st.ActivateAuthenticator(ctx, storage.Activation{PendingID: p.ID, Step: 20, Now: now()})
+	wantErr(t, "ActivateAuthenticator after reset", err, nil)
+	_, err = st.EnrolmentCodeByUser(ctx, w.user.ID)
+	wantErr(t, "EnrolmentCodeByUser after enrolment", err, storage.ErrNotFound)
 }
 
 func testRecoveryCodes(t *testing.T, st *storage.Store) {

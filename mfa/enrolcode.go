@@ -1,0 +1,88 @@
+package mfa
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/secret"
+	"github.com/portcullis/portcullis/storage"
+)
+
+// Enrolment codes close the trust-on-first-use window after an admin reset (the lost-phone case): the
+// reset hands the admin a one-time code to pass to the user out of band, and until it is spent, a new
+// authenticator can only be enrolled by a sign-in that presented it. The code is 16 characters of the
+// recovery-code alphabet (80 bits), stored as a hash, valid for EnrolmentCodeTTL, and fits in a URL, so
+// an emailed link can carry it.
+const (
+	EnrolmentCodeTTL = 72 * time.Hour
+	enrolmentCodeLen = 16
+)
+
+// More sentinel errors of enrolment.
+var (
+	ErrEnrolmentCodeRequired = errors.New("an enrolment code from an admin is required")
+	ErrEnrolmentCodeExpired  = errors.New("the enrolment code has expired")
+)
+
+// Audit actions of enrolment codes.
+const (
+	AuditEnrolmentCodeAccepted = "mfa.enrolment_code_accepted"
+	AuditEnrolmentCodeRefused  = "mfa.enrolment_code_refused"
+)
+
+// NewEnrolmentCode returns a fresh enrolment code for user, in plain text (show it once) and as the
+// record that storage.ResetMFA keeps. createdBy names the admin (or "cli").
+func (s *Service) NewEnrolmentCode(user storage.User, createdBy string) (string, storage.EnrolmentCode, error) {
+	raw, err := s.randomCode(enrolmentCodeLen)
+	if err != nil {
+		return "", storage.EnrolmentCode{}, fmt.Errorf("new enrolment code: %w", err)
+	}
+	plain := strings.ReplaceAll(group(raw, recoveryGroup), " ", "-")
+	now := s.now()
+	return plain, storage.EnrolmentCode{UserID: user.ID, TenantID: user.TenantID, CodeHash: secret.TokenHash(plain),
+		CreatedBy: createdBy, CreatedAt: now, ExpiresAt: now.Add(EnrolmentCodeTTL)}, nil
+}
+
+// RedeemEnrolmentCode checks the enrolment code that an admin's reset left for user and, when it is
+// right, begins this sign-in's enrolment (the code stays valid until an authenticator is confirmed, so
+// a sign-in that is abandoned half-way can be started again). A wrong code counts on the OTP throttle:
+// ErrInvalidCode, or the *throttle.LockedError of a lockout. Without an outstanding code it returns
+// this sign-in's enrolment as Enrolment does.
+func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta Meta) (Enrolment, error) {
+	if err := s.limiter().Check(ctx, otpKey(user)); err != nil {
+		return Enrolment{}, err
+	}
+	stored, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return s.Enrolment(ctx, user, authRequestID, issuer, meta)
+	}
+	if err != nil {
+		return Enrolment{}, fmt.Errorf("redeem enrolment code: %w", err)
+	}
+	norm, ok := normaliseAlphabetCode(code, enrolmentCodeLen)
+	if !ok || subtle.ConstantTimeCompare([]byte(secret.TokenHash(norm)), []byte(stored.CodeHash)) != 1 {
+		return Enrolment{}, s.refuse(ctx, user, meta, AuditEnrolmentCodeRefused, "enrolment_code", ErrInvalidCode)
+	}
+	if !s.now().Before(stored.ExpiresAt) {
+		return Enrolment{}, ErrEnrolmentCodeExpired
+	}
+	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil)
+	return s.beginEnrolment(ctx, user, authRequestID, issuer, meta)
+}
+
+// randomCode returns n characters of the recovery-code alphabet from crypto/rand.
+func (s *Service) randomCode(n int) (string, error) {
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(s.rand(), buf); err != nil {
+		return "", err
+	}
+	for i, b := range buf {
+		buf[i] = recoveryAlphabet[b&31] // 256 is a multiple of 32: no modulo bias
+	}
+	return string(buf), nil
+}
