@@ -156,6 +156,12 @@ func TestClientAuthenticationFailures(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Errorf("client_credentials with the right secret: %d %s", r.Status, r.Body)
 		}
+		// Discovery advertises client_secret_post for introspection; the library reads only HTTP Basic.
+		r = postForm(t, o.env.URL, introspectPath, url.Values{"token": {tok.AccessToken}, "client_id": {o.client.ID},
+			"client_secret": {o.secret}}, "", "")
+		if r.Status != http.StatusOK || !active(r.JSON(t)) {
+			t.Errorf("introspection with client_secret_post: %d %s", r.Status, r.Body)
+		}
 		r = postForm(t, o.env.URL, revokePath, url.Values{"token": {"no-such-token"}, "client_id": {public.ID}}, "", "")
 		if r.Status != http.StatusOK {
 			t.Errorf("a public client revoking by client_id alone: %d %s", r.Status, r.Body)

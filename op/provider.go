@@ -145,9 +145,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
 		// The library answers a failed client authentication with unauthorized_client (and plain text
 		// at introspection); RFC 6749 §5.2 and RFC 7662 §2.3 want 401 invalid_client.
-		if h.clientAuthFailed(r, r.URL.Path == h.op.IntrospectionEndpoint().Relative()) {
+		introspection := r.URL.Path == h.op.IntrospectionEndpoint().Relative()
+		if h.clientAuthFailed(r, introspection) {
 			invalidClient(w, r)
 			return
+		}
+		// Discovery offers client_secret_post at introspection, where the library reads only HTTP
+		// Basic: credentials that just passed in the body are handed on as Basic.
+		if _, _, basic := r.BasicAuth(); introspection && !basic && r.Form.Get("client_secret") != "" {
+			r.SetBasicAuth(url.QueryEscape(r.Form.Get("client_id")), url.QueryEscape(r.Form.Get("client_secret")))
 		}
 	case h.op.UserinfoEndpoint().Relative():
 		cw := &challengeWriter{ResponseWriter: w, bearer: true, challenge: `Bearer realm="` + h.op.IssuerFromRequest(r) + `"`}
