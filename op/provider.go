@@ -168,8 +168,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // clientAuthFailed reports whether the request's client authentication fails: HTTP Basic, else
 // client_id and client_secret in the body, as the library reads them. A public client may send its
-// client_id alone, unless mustAuthenticate (introspection is for confidential clients). Requests with
-// no client_id, or with a client assertion, are left to the library, and so are database faults.
+// client_id alone, unless mustAuthenticate (introspection is for confidential clients, so there no
+// client_id at all fails too). Requests without a client_id elsewhere, or with a client assertion, are
+// left to the library, and so are database faults.
 func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool {
 	if err := r.ParseForm(); err != nil {
 		return false // the library answers the malformed body
