@@ -52,8 +52,8 @@ type Handler struct {
 	Evaluate func(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error)
 	// Callback returns the provider's callback URL for a done request.
 	Callback func(r *http.Request, authRequestID string) string
-	// VerifyHint checks an id_token_hint at end_session and returns its subject (optional).
-	VerifyHint func(r *http.Request, hint string) (string, error)
+	// VerifyHint checks an id_token_hint at end_session and returns its subject and tenant.
+	VerifyHint func(r *http.Request, hint string) (subject, tenant string, err error)
 	// AuthError sends an OAuth error to the app (prompt=none outcomes).
 	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
 

@@ -58,7 +58,13 @@ func (h *Handler) start(c echo.Context) error {
 	}
 	promptNone := slices.Contains(f.req.Prompt, oidc.PromptNone)
 	forceLogin := slices.Contains(f.req.Prompt, oidc.PromptLogin)
-	if s, ok := h.session(c, f.req.TenantID); ok && !forceLogin && h.withinMaxAge(f.req, s) {
+	s, ok := h.session(c, f.req.TenantID)
+	if ok && f.req.HintSubject != "" && f.req.HintSubject != s.UserID {
+		// The app named another user (id_token_hint) than the one signed in here: the session does not
+		// answer for them (OIDC Core §3.1.2.2). prompt=none gets login_required; otherwise sign in again.
+		ok = false
+	}
+	if ok && !forceLogin && h.withinMaxAge(f.req, s) {
 		// Carry the session's factors over; the provider decides whether they still suffice.
 		if f.req.UserID == "" {
 			if err := h.Store.RecordLogin(ctx, f.req, s.UserID, s.Factors, s.AuthTime); err != nil {
@@ -469,7 +475,8 @@ func (h *Handler) EndBrowserSession(w http.ResponseWriter, r *http.Request) erro
 
 // EndSession wraps the provider's end_session endpoint: the provider checks the app's
 // post_logout_redirect_uri and redirects; the browser's session ends here, where the cookie is seen.
-// Only a request with a valid id_token_hint ends it silently; without one (anyone could link to it)
+// Only a request with a valid id_token_hint of the session's own user (subject and tenant) ends it
+// silently; without one, or with another user's (anyone could link to it with their own ID token),
 // the user is asked to confirm on our sign-out page.
 func (h *Handler) EndSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -486,11 +493,19 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // nothing to end: the provider redirects (or refuses) as usual
 			return
 		}
-		if h.VerifyHint != nil {
-			if _, err := h.VerifyHint(r, hint); err != nil {
-				next.ServeHTTP(w, r) // the provider answers the bad hint; the session stays
-				return
-			}
+		sub, tenant, err := h.VerifyHint(r, hint)
+		if err != nil {
+			next.ServeHTTP(w, r) // the provider answers the bad hint; the session stays
+			return
+		}
+		s, ok := h.BrowserSession(r)
+		if !ok {
+			next.ServeHTTP(w, r) // nothing to end here
+			return
+		}
+		if s.UserID != sub || s.TenantID != tenant {
+			http.Redirect(w, r, "/login/logout", http.StatusSeeOther)
+			return
 		}
 		if err := h.EndBrowserSession(w, r); err != nil {
 			h.Log.ErrorContext(r.Context(), "end session", "err", err)

@@ -1,6 +1,8 @@
 package op
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -94,6 +96,31 @@ func (c *client) IsScopeAllowed(scope string) bool {
 	}
 	for _, s := range c.c.Scopes {
 		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackRedirectMatches reports whether a loopback redirect URI equals one of the registered ones
+// except for the port: a native app listens on whatever port is free (RFC 8252 §7.3), but scheme, host
+// (127.0.0.1, [::1] and localhost are different hosts), path and query must be the registered ones.
+func loopbackRedirectMatches(registered []string, redirectURI string) bool {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return false
+	}
+	for _, reg := range registered {
+		if reg == redirectURI {
+			return true
+		}
+		r, err := url.Parse(reg)
+		if err != nil {
+			continue
+		}
+		if r.Scheme == u.Scheme && strings.EqualFold(r.Hostname(), u.Hostname()) && r.User.String() == u.User.String() &&
+			r.Path == u.Path && r.RawPath == u.RawPath && r.RawQuery == u.RawQuery && r.ForceQuery == u.ForceQuery &&
+			r.Fragment == u.Fragment && r.Opaque == u.Opaque {
 			return true
 		}
 	}

@@ -105,9 +105,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Any response type but code is validated by the library as code (client, redirect URI), so
 			// that CreateAuthRequest can send unsupported_response_type to the app (RFC 6749 §4.1.2.1).
 			// Left alone, the library answers implicit requests to an http redirect URI with an error page.
-			if v := r.Form.Get("response_type"); v != "" && v != string(oidc.ResponseTypeCode) {
+			switch v := r.Form.Get("response_type"); v {
+			case string(oidc.ResponseTypeCode):
+			case "": // likewise: without one the library refuses an http redirect URI with a page
+				r.Form.Set("response_type", string(oidc.ResponseTypeCode))
+				r = r.WithContext(withMissingResponseType(r.Context()))
+			default:
 				r.Form.Set("response_type", string(oidc.ResponseTypeCode))
 				r = r.WithContext(withUnsupportedResponseType(r.Context(), v))
+			}
+			// The library lets a loopback redirect URI of a public client differ from the registered one
+			// in scheme and host too; only the port may (RFC 8252 §7.3). Refused like any unregistered
+			// redirect URI: no redirect.
+			if !h.loopbackRedirectAllowed(r.Context(), r.Form.Get("client_id"), r.Form.Get("redirect_uri")) {
+				oidcop.AuthRequestError(w, r, nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(
+					"The requested redirect_uri is missing in the client configuration."), h.op)
+				return
 			}
 		}
 	case h.op.TokenEndpoint().Relative():
@@ -122,8 +135,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
+		// The code grant authenticates the client after it spent the code (a failed exchange burns it)
+		// and answers invalid_client itself; the other grants are checked here.
+		if r.FormValue("grant_type") != string(oidc.GrantTypeCode) && h.clientAuthFailed(r, false) {
+			invalidClient(w, r)
+			return
+		}
 	case h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
 		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
+		// The library answers a failed client authentication with unauthorized_client (and plain text
+		// at introspection); RFC 6749 §5.2 and RFC 7662 §2.3 want 401 invalid_client.
+		introspection := r.URL.Path == h.op.IntrospectionEndpoint().Relative()
+		if h.clientAuthFailed(r, introspection) {
+			invalidClient(w, r)
+			return
+		}
+		// Discovery offers client_secret_post at introspection, where the library reads only HTTP
+		// Basic: credentials that just passed in the body are handed on as Basic.
+		if _, _, basic := r.BasicAuth(); introspection && !basic && r.Form.Get("client_secret") != "" {
+			r.SetBasicAuth(url.QueryEscape(r.Form.Get("client_id")), url.QueryEscape(r.Form.Get("client_secret")))
+		}
 	case h.op.UserinfoEndpoint().Relative():
 		cw := &challengeWriter{ResponseWriter: w, bearer: true, challenge: `Bearer realm="` + h.op.IssuerFromRequest(r) + `"`}
 		if r.Header.Get("Authorization") != "" || (r.ParseForm() == nil && r.Form.Get("access_token") != "") {
@@ -133,6 +164,76 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = cw
 	}
 	h.op.ServeHTTP(w, r)
+}
+
+// clientAuthFailed reports whether the request's client authentication fails: HTTP Basic, else
+// client_id and client_secret in the body, as the library reads them. A public client may send its
+// client_id alone, unless mustAuthenticate (introspection is for confidential clients, so there no
+// client_id at all fails too). Requests without a client_id elsewhere, or with a client assertion, are
+// left to the library, and so are database faults.
+func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool {
+	if err := r.ParseForm(); err != nil {
+		return false // the library answers the malformed body
+	}
+	id, sec, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		sec, err2 = url.QueryUnescape(sec)
+		if err1 != nil || err2 != nil {
+			return true
+		}
+	} else {
+		if r.Form.Get("client_assertion") != "" || r.Form.Get("client_assertion_type") != "" {
+			return false
+		}
+		id, sec = r.Form.Get("client_id"), r.Form.Get("client_secret")
+		if id == "" {
+			return mustAuthenticate
+		}
+	}
+	ctx := r.Context()
+	if !basic && sec == "" {
+		c, err := h.st.Store.ClientByID(ctx, id)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return true
+		case err != nil:
+			return false
+		}
+		return mustAuthenticate || !c.Public
+	}
+	err := h.st.AuthorizeClientIDSecret(ctx, id, sec)
+	var oe *oidc.Error
+	if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+		return false
+	}
+	return err != nil
+}
+
+// invalidClient answers a failed client authentication: 401 invalid_client (the challengeWriter adds
+// WWW-Authenticate), not cached.
+func invalidClient(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	oidcop.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("client authentication failed"), nil)
+}
+
+// loopbackRedirectAllowed applies RFC 8252 §7.3 to a public client's loopback redirect URI: it must
+// equal a registered one but for the port. Anything else (other clients, other URIs) is left to the
+// library's exact match.
+func (h *handler) loopbackRedirectAllowed(ctx context.Context, clientID, redirectURI string) bool {
+	if clientID == "" || redirectURI == "" {
+		return true
+	}
+	if _, loopback := oidcop.HTTPLoopbackOrLocalhost(redirectURI); !loopback {
+		return true
+	}
+	c, err := h.st.Store.ClientByID(ctx, clientID)
+	if err != nil || !c.Public {
+		return true
+	}
+	return loopbackRedirectMatches(c.RedirectURIs, redirectURI)
 }
 
 // challengeWriter adds the authentication challenge that the library leaves out of its 401 answers:
@@ -243,13 +344,14 @@ func (p *Provider) VerifyAccessToken(r *http.Request, token string) (*oidc.Acces
 }
 
 // VerifyIDTokenHint checks an id_token_hint issued by us (signature and issuer; an expired one is
-// accepted, as at end_session) and returns its subject.
-func (p *Provider) VerifyIDTokenHint(r *http.Request, hint string) (string, error) {
+// accepted, as at end_session) and returns its subject and tenant.
+func (p *Provider) VerifyIDTokenHint(r *http.Request, hint string) (subject, tenant string, err error) {
 	ctx := oidcop.ContextWithIssuer(r.Context(), p.OP.IssuerFromRequest(r))
 	claims, err := oidcop.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.OP.IDTokenHintVerifier(ctx))
 	var expired oidcop.IDTokenHintExpiredError
 	if err != nil && !errors.As(err, &expired) {
-		return "", err
+		return "", "", err
 	}
-	return claims.Subject, nil
+	tenant, _ = claims.Claims["tenant"].(string)
+	return claims.Subject, tenant, nil
 }

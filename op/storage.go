@@ -50,6 +50,15 @@ type claimsParamKey struct{}
 
 type responseTypeKey struct{}
 
+type missingResponseTypeKey struct{}
+
+// withMissingResponseType marks a request without response_type, which the provider handler let the
+// library validate as code so that CreateAuthRequest can send invalid_request to the app
+// (RFC 6749 §4.1.2.1): the library refuses an http redirect URI without a response type with a page.
+func withMissingResponseType(ctx context.Context) context.Context {
+	return context.WithValue(ctx, missingResponseTypeKey{}, true)
+}
+
 // withUnsupportedResponseType carries a response type other than code, which the provider handler
 // replaced by code so that the library validates the client and redirect URI before CreateAuthRequest
 // refuses it.
@@ -63,11 +72,16 @@ func withClaimsParam(ctx context.Context, v string) context.Context {
 	return context.WithValue(ctx, claimsParamKey{}, v)
 }
 
-// CreateAuthRequest stores a validated /authorize request.
-func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (oidcop.AuthRequest, error) {
+// CreateAuthRequest stores a validated /authorize request. hintSubject is the subject of the request's
+// id_token_hint, which the library has verified (signature and issuer; an expired one is accepted as a
+// hint): only a browser session of that user may answer the request.
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (oidcop.AuthRequest, error) {
 	c, err := s.Store.ClientByID(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
+	}
+	if missing, _ := ctx.Value(missingResponseTypeKey{}).(bool); missing {
+		return nil, oidc.ErrInvalidRequest().WithDescription("response_type is missing")
 	}
 	if rt, _ := ctx.Value(responseTypeKey{}).(string); rt != "" || req.ResponseType != oidc.ResponseTypeCode {
 		return nil, &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
@@ -98,7 +112,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		ResponseMode: string(req.ResponseMode), CodeChallenge: req.CodeChallenge,
 		CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt, LoginHint: req.LoginHint,
 		ACRValues: req.ACRValues, UILocales: localeStrings(req.UILocales), RequireMFA: requireMFA,
-		CreatedAt: now, ExpiresAt: now.Add(s.AuthRequestTTL),
+		HintSubject: hintSubject, CreatedAt: now, ExpiresAt: now.Add(s.AuthRequestTTL),
 	}
 	if req.MaxAge != nil {
 		m := int64(*req.MaxAge)
@@ -194,9 +208,17 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 	return v, nil
 }
 
-// SaveAuthCode stores the code (hashed) once per request.
+// SaveAuthCode stores the code (hashed) once per request. A request that already has a code (the
+// callback hit again) gets a plain invalid_request for the app; no internals reach it.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.Store.SaveAuthCode(ctx, id, secret.TokenHash(code), s.Now().Add(s.CodeTTL))
+	err := s.Store.SaveAuthCode(ctx, id, secret.TokenHash(code), s.Now().Add(s.CodeTTL))
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed")
+	case err != nil:
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
 }
 
 // AuthRequestByCode consumes the code atomically: a code works once. A replayed code revokes every
@@ -420,9 +442,13 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (oidcop.Cl
 	return &client{c: c, loginURL: s.LoginURL, idTTL: s.IDTokenTTL}, nil
 }
 
-// AuthorizeClientIDSecret checks a confidential client's secret (argon2id, constant time).
+// AuthorizeClientIDSecret checks a confidential client's secret (keyed hash, constant time). An
+// unknown client is a plain error (the caller answers invalid_client), a database fault a server error.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) error {
 	c, err := s.Store.ClientByID(ctx, id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
 	if err != nil || c.Public || c.SecretHash == "" {
 		return errors.New("invalid client credentials")
 	}

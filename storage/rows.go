@@ -71,6 +71,7 @@ type authRequestRow struct {
 	ACRValues           string `gorm:"column:acr_values"`
 	UILocales           string `gorm:"column:ui_locales"`
 	RequireMFA          bool   `gorm:"column:require_mfa"`
+	HintSubject         string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	BrowserHash         string
@@ -282,7 +283,7 @@ func authRequestToRow(a AuthRequest) authRequestRow {
 		Nonce: a.Nonce, Scopes: join(a.Scopes), ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
 		CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Prompt: join(a.Prompt), MaxAge: a.MaxAge,
 		LoginHint: a.LoginHint, ACRValues: join(a.ACRValues), UILocales: join(a.UILocales), RequireMFA: a.RequireMFA,
-		CreatedAt: utc(a.CreatedAt), ExpiresAt: utc(a.ExpiresAt), BrowserHash: a.BrowserHash, UserID: a.UserID,
+		HintSubject: a.HintSubject, CreatedAt: utc(a.CreatedAt), ExpiresAt: utc(a.ExpiresAt), BrowserHash: a.BrowserHash, UserID: a.UserID,
 		Factors: join(a.Factors), AuthTime: optTime(a.AuthTime), CodeExpiresAt: optTime(a.CodeExpiresAt),
 		CodeUsedAt: utcPtr(a.CodeUsedAt), ConsumedAt: utcPtr(a.ConsumedAt)}
 	if a.CodeHash != "" {
@@ -297,7 +298,7 @@ func authRequestFromRow(r authRequestRow) AuthRequest {
 		Nonce: r.Nonce, Scopes: split(r.Scopes), ResponseType: r.ResponseType, ResponseMode: r.ResponseMode,
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod, Prompt: split(r.Prompt), MaxAge: r.MaxAge,
 		LoginHint: r.LoginHint, ACRValues: split(r.ACRValues), UILocales: split(r.UILocales), RequireMFA: r.RequireMFA,
-		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), BrowserHash: r.BrowserHash, UserID: r.UserID,
+		HintSubject: r.HintSubject, CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), BrowserHash: r.BrowserHash, UserID: r.UserID,
 		Factors: split(r.Factors), AuthTime: deref(r.AuthTime), CodeExpiresAt: deref(r.CodeExpiresAt),
 		CodeUsedAt: utcPtr(r.CodeUsedAt), ConsumedAt: utcPtr(r.ConsumedAt)}
 	if r.CodeHash != nil {

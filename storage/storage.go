@@ -107,7 +107,8 @@ type AuthRequest struct {
 	LoginHint           string
 	ACRValues           []string
 	UILocales           []string
-	RequireMFA          bool // the app demanded the MFA level (acr_values or an essential acr claim)
+	RequireMFA          bool   // the app demanded the MFA level (acr_values or an essential acr claim)
+	HintSubject         string // the user named by a verified id_token_hint; "" without one
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 
