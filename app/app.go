@@ -41,6 +41,7 @@ type App struct {
 	Keys     *op.Keys
 	Provider *op.Provider
 	MFA      *mfa.Service
+	Hasher   *secret.Hasher // bounded argon2id, shared by the login UI and the admin API
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
 }
@@ -169,9 +170,10 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	}
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
+	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	lh := &login.Handler{
-		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static),
+		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
 		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
@@ -185,7 +187,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
-	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, Hasher: a.Hasher, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
 		CSRF: lh.CSRF(), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
 	"github.com/portcullis/portcullis/throttle"
@@ -33,6 +34,7 @@ type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
 	Passwords *throttle.Limiter // password guessing, per user and per client address
+	Hasher    *secret.Hasher    // bounded argon2id; nil hashes without bounds
 	Templates *templates.Templates
 	Static    http.FileSystem
 
@@ -56,7 +58,7 @@ type Handler struct {
 
 // Events receives what happened in sign-ins, for metrics.
 type Events interface {
-	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed
+	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed, busy
 	Enrolled()
 	Lockout(kind string) // pwd or otp
 }
