@@ -132,6 +132,10 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
+	recoveryHash, err := secret.NewKeyedHash(master, "recovery-codes")
+	if err != nil {
+		return err
+	}
 	cryptoKey, err := hkdf.Key(sha256.New, master, nil, "portcullis/oidc-crypto", 32)
 	if err != nil {
 		return err
@@ -168,7 +172,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, Now: a.Now, Rand: rand.Reader, Log: a.Log,
+	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	secure := strings.HasPrefix(cfg.Issuer, "https://")

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
 )
@@ -119,6 +121,24 @@ func TestConcurrentPasswordPostsBounded(t *testing.T) {
 		// GOMAXPROCS hashes of 19 MiB, plus garbage not yet collected; unbounded it is ~400 × 19 MiB.
 		if limit := int64(runtime.GOMAXPROCS(0))*19<<20 + 400<<20; grew > limit {
 			t.Errorf("heap grew by %d MiB during 400 concurrent POSTs, want <= %d MiB", grew>>20, limit>>20)
+		}
+	})
+}
+
+// Enrolment through the app stores the recovery codes with the keyed hash (HMAC-SHA-256 under a key
+// derived from the secret key), not argon2id: ten argon2id hashes made enrolment ~10× a sign-in.
+func TestEnrolmentRecoveryCodesKeyedHash(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMFAEnv(t, st, true)
+		_, codes, _, _ := m.enrol(t, m.env.NewBrowser())
+		stored, err := st.UnusedRecoveryCodes(context.Background(), m.user.ID)
+		if err != nil || len(stored) != len(codes) {
+			t.Fatalf("stored codes: %d, %v", len(stored), err)
+		}
+		for _, c := range stored {
+			if !strings.HasPrefix(c.Hash, secret.KeyedHashPrefix) {
+				t.Errorf("recovery code stored as %.12q…, want %q", c.Hash, secret.KeyedHashPrefix)
+			}
 		}
 	})
 }

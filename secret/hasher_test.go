@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,5 +80,25 @@ func TestHasherNeverExceedsLimit(t *testing.T) {
 	}
 	if ok.Load()+busy.Load() != 20 || ok.Load() < 6 {
 		t.Errorf("ok %d busy %d", ok.Load(), busy.Load())
+	}
+}
+
+// The keyed hash is deterministic per key and purpose and differs across either.
+func TestKeyedHash(t *testing.T) {
+	a, err := NewKeyedHash(testKey(1), "recovery-codes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewKeyedHash(testKey(2), "recovery-codes")
+	c, _ := NewKeyedHash(testKey(1), "other")
+	s := a.Sum("abcd-efgh-jkmn")
+	if !strings.HasPrefix(s, KeyedHashPrefix) || len(s) != len(KeyedHashPrefix)+64 || s != a.Sum("abcd-efgh-jkmn") {
+		t.Fatalf("Sum = %q", s)
+	}
+	if !a.Equal(s, "abcd-efgh-jkmn") || a.Equal(s, "abcd-efgh-jkmp") || b.Equal(s, "abcd-efgh-jkmn") || c.Equal(s, "abcd-efgh-jkmn") {
+		t.Error("Equal does not separate codes, keys or purposes")
+	}
+	if _, err := NewKeyedHash(testKey(1)[:16], "x"); err == nil {
+		t.Error("short master key accepted")
 	}
 }
