@@ -2,14 +2,19 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
@@ -139,6 +144,45 @@ func TestEnrolmentRecoveryCodesKeyedHash(t *testing.T) {
 			if !strings.HasPrefix(c.Hash, secret.KeyedHashPrefix) {
 				t.Errorf("recovery code stored as %.12q…, want %q", c.Hash, secret.KeyedHashPrefix)
 			}
+		}
+	})
+}
+
+// JWKS and discovery are served from memory, but a key rotated on another instance (or by the CLI)
+// is published by every instance within the key cache's TTL, in both documents.
+func TestKeyRotationReachesCachedJWKSAndDiscovery(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		a := apptest.New(t, st)
+		b := a.Second()
+		kids := func() []string {
+			var set jose.JSONWebKeySet
+			if err := json.Unmarshal([]byte(get(t, a.URL+keysPath, nil).Body), &set); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, k := range set.Keys {
+				ids = append(ids, k.KeyID)
+			}
+			return ids
+		}
+		algs := func() []any {
+			m := get(t, a.URL+"/.well-known/openid-configuration", nil).JSON(t)
+			v, _ := m["id_token_signing_alg_values_supported"].([]any)
+			return v
+		}
+		before, beforeAlgs := kids(), algs()
+		_ = algs() // served from memory the second time
+		sk, err := b.App.Keys.Rotate(context.Background(), jose.ES256, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Clock.Advance(11 * time.Second) // past the key cache's TTL (10 s)
+		after := kids()
+		if !slices.Contains(after, sk.ID) || len(after) != len(before)+1 {
+			t.Errorf("instance a publishes %v after b rotated to %s (before %v)", after, sk.ID, before)
+		}
+		if got := algs(); !slices.Contains(got, any("ES256")) || slices.Contains(beforeAlgs, any("ES256")) {
+			t.Errorf("discovery algorithms %v before, %v after the rotation to ES256", beforeAlgs, got)
 		}
 	})
 }
