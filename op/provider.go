@@ -49,6 +49,9 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 		oidcop.WithHttpInterceptors(noStore),
 		oidcop.WithCORSOptions(&cors.Options{
 			AllowOriginVaryRequestFunc: func(r *http.Request, origin string) (bool, []string) {
+				if origin == "" { // not a cross-origin request: no need to read every client
+					return false, nil
+				}
 				return clientOriginAllowed(r.Context(), st.Store, origin), nil
 			},
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},

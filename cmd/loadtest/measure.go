@@ -55,7 +55,9 @@ func measure(ctx context.Context, o options, name, target string, pid int, setup
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	// No operation starts after the duration; those started may finish (within a minute), so that
+	// slow operations are measured rather than cut off.
+	ctx, cancel := context.WithTimeout(ctx, o.duration+time.Minute)
 	defer cancel()
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -72,16 +74,14 @@ func measure(ctx context.Context, o options, name, target string, pid int, setup
 	}
 	cpu0, cpuOK := procCPU(pid)
 	t0 := time.Now()
+	deadline := t0.Add(o.duration)
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {
-			for ctx.Err() == nil && take() {
+			for ctx.Err() == nil && time.Now().Before(deadline) && take() {
 				s := time.Now()
 				err := op(ctx, w)
 				d := time.Since(s)
-				if ctx.Err() != nil && err != nil {
-					return // cut off by the end of the measure: neither counted nor an error
-				}
 				mu.Lock()
 				if err != nil {
 					errCount++

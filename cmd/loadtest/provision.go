@@ -164,10 +164,9 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 	}
 	if want(o, "totp") {
 		fmt.Fprintf(progress, "provisioning %d TOTP users…\n", o.users)
-		now := time.Now()
-		prev := now.Add(-mfa.Period * time.Second) // confirm with the previous step's code: the current one stays free
 		e.totp = &totpPool{}
 		for i := range o.users {
+			prev := time.Now().Add(-mfa.Period * time.Second) // confirm with the previous step's code: the current one stays free
 			email := fmt.Sprintf("totp%d@%s.load.test", i, strings.ToLower(run))
 			u, err := user(mfaTenant.ID, email)
 			if err != nil {
