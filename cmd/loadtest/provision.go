@@ -166,7 +166,7 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 		fmt.Fprintf(progress, "provisioning %d TOTP users…\n", o.users)
 		e.totp = &totpPool{}
 		for i := range o.users {
-			prev := time.Now().Add(-mfa.Period * time.Second) // confirm with the previous step's code: the current one stays free
+			var prev time.Time // confirm with the previous step's code: the current one stays free
 			email := fmt.Sprintf("totp%d@%s.load.test", i, strings.ToLower(run))
 			u, err := user(mfaTenant.ID, email)
 			if err != nil {
@@ -180,12 +180,13 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 			if err != nil {
 				return nil, fmt.Errorf("enrol: secret: %w", err)
 			}
+			prev = time.Now().Add(-mfa.Period * time.Second)
 			code, err := totpCode(key, prev)
 			if err != nil {
 				return nil, err
 			}
 			if _, err := svc.ConfirmEnrolment(ctx, u, code, mfa.Meta{}); err != nil {
-				return nil, fmt.Errorf("enrol: confirm: %w", err)
+				return nil, fmt.Errorf("enrol %s: confirm: %w", email, err)
 			}
 			e.totp.users = append(e.totp.users, &totpUser{email: email, key: key, last: mfa.Step(prev)})
 		}
