@@ -274,7 +274,11 @@ func (h *Handler) createUser(c echo.Context) error {
 	if len(problems) > 0 {
 		return fail(c, &badInput{http.StatusBadRequest, fmt.Sprint(problems)})
 	}
-	hash, err := secret.HashPassword(in.Password)
+	hash, err := h.Hasher.Hash(h.ctx(c), in.Password)
+	if errors.Is(err, secret.ErrBusy) {
+		c.Response().Header().Set("Retry-After", "1")
+		return problem(c, http.StatusServiceUnavailable, "Service Unavailable", "too many password hashes at once; try again")
+	}
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
 )
@@ -24,6 +25,7 @@ type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
 	Templates *templates.Templates
+	Hasher    *secret.Hasher // bounded argon2id for new passwords; nil hashes without bounds
 	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
 	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
 	Audience    string // the admin API's audience

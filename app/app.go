@@ -41,6 +41,7 @@ type App struct {
 	Keys     *op.Keys
 	Provider *op.Provider
 	MFA      *mfa.Service
+	Hasher   *secret.Hasher // bounded argon2id, shared by the login UI and the admin API
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
 }
@@ -131,6 +132,14 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
+	recoveryHash, err := secret.NewKeyedHash(master, "recovery-codes")
+	if err != nil {
+		return err
+	}
+	enrolmentHash, err := secret.NewKeyedHash(master, "enrolment-codes")
+	if err != nil {
+		return err
+	}
 	cryptoKey, err := hkdf.Key(sha256.New, master, nil, "portcullis/oidc-crypto", 32)
 	if err != nil {
 		return err
@@ -167,15 +176,16 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, Now: a.Now, Rand: rand.Reader, Log: a.Log,
+	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
+	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
-	csrfKey, err := secret.NewMAC(master, "csrf")
+	csrfKey, err := secret.NewKeyedHash(master, "csrf")
 	if err != nil {
 		return err
 	}
 	lh := &login.Handler{
-		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey,
+		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: throttle.PasswordPolicy(), Now: a.Now},
 		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
@@ -189,7 +199,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
-	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, Hasher: a.Hasher, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
 		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))

@@ -1,7 +1,12 @@
 package app_test
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/storage"
@@ -29,6 +34,80 @@ func BenchmarkPasswordSignIn(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// benchEnv is one tenant with a member, a confidential client and one signed-in token set.
+func benchEnv(b *testing.B, open func(testing.TB) *storage.Store) (*apptest.Env, *apptest.RP, *oauth2.Token) {
+	env := apptest.New(b, open(b))
+	ten := env.Tenant("Bench")
+	env.User(ten.ID, "ann@bench.test", pw, storage.RoleMember)
+	c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+	rp := env.RP(c, sec, "openid", "profile", "email", "offline_access")
+	a, code := rp.SignIn(env.NewBrowser(), "ann@bench.test", pw)
+	tok, err := rp.Exchange(code, a)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return env, rp, tok
+}
+
+var benchDialects = []struct {
+	name string
+	open func(testing.TB) *storage.Store
+}{{"sqlite", storagetest.NewSQLite}, {"postgres", storagetest.NewPostgres}}
+
+func benchGet(b *testing.B, u, bearer string) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+}
+
+// BenchmarkHotPaths measures the endpoints a busy provider serves most, over real HTTP:
+// go test ./app -run '^$' -bench HotPaths -cpuprofile cpu.out
+func BenchmarkHotPaths(b *testing.B) {
+	for _, d := range benchDialects {
+		b.Run(d.name, func(b *testing.B) {
+			env, rp, tok := benchEnv(b, d.open)
+			b.Run("discovery", func(b *testing.B) {
+				for b.Loop() {
+					benchGet(b, env.URL+"/.well-known/openid-configuration", "")
+				}
+			})
+			b.Run("jwks", func(b *testing.B) {
+				for b.Loop() {
+					benchGet(b, env.URL+keysPath, "")
+				}
+			})
+			b.Run("userinfo", func(b *testing.B) {
+				for b.Loop() {
+					benchGet(b, env.URL+userinfoPath, tok.AccessToken)
+				}
+			})
+			b.Run("refresh", func(b *testing.B) {
+				rt := tok.RefreshToken
+				for b.Loop() {
+					t, err := rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt}).Token()
+					if err != nil {
+						b.Fatal(err)
+					}
+					rt = t.RefreshToken
+				}
+			})
 		})
 	}
 }

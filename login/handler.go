@@ -44,9 +44,10 @@ type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
 	Passwords *throttle.Limiter // password guessing, per user and per client address
+	Hasher    *secret.Hasher    // bounded argon2id; nil hashes without bounds
 	Templates *templates.Templates
 	Static    http.FileSystem
-	CSRFKey   *secret.MAC // CSRF tokens are MACs of the browser's sign-in binding or session
+	CSRFKey   *secret.KeyedHash // CSRF tokens are keyed hashes of the sign-in or session a form acts on
 
 	// Evaluate is the provider's verdict on an auth request: done, amr, acr (op.Storage.Evaluate).
 	Evaluate func(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error)
@@ -68,7 +69,7 @@ type Handler struct {
 
 // Events receives what happened in sign-ins, for metrics.
 type Events interface {
-	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed
+	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed, busy
 	Enrolled()
 	Lockout(kind string) // pwd or otp
 }
@@ -121,7 +122,7 @@ func (h *Handler) CSRF(binding func(c echo.Context) string) echo.MiddlewareFunc 
 			case http.MethodGet, http.MethodHead, http.MethodOptions:
 				return next(c)
 			}
-			if sent := c.FormValue("_csrf"); b == "" || sent == "" || len(sent) > 128 || !h.CSRFKey.Verify(csrfMessage(b), sent) {
+			if sent := c.FormValue("_csrf"); b == "" || sent == "" || len(sent) > 128 || !h.CSRFKey.Equal(sent, csrfMessage(b)) {
 				return &PageError{Status: http.StatusForbidden, Heading: "This form has expired",
 					Message: "Go back, reload the page and try again.", Err: errors.New("csrf token missing or not this browser's")}
 			}

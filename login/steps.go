@@ -131,13 +131,16 @@ func (h *Handler) password(c echo.Context) error {
 	}
 	ok := false
 	if uerr == nil {
-		ok, err = secret.VerifyPassword(u.PasswordHash, pw)
+		ok, err = h.Hasher.Verify(ctx, u.PasswordHash, pw)
+		if errors.Is(err, secret.ErrBusy) {
+			return h.busy(c, err)
+		}
 		if err != nil {
 			h.Log.ErrorContext(ctx, "verify password", "user", u.ID, "err", err)
 			ok = false
 		}
-	} else {
-		secret.DummyVerify(pw)
+	} else if err := h.Hasher.DummyVerify(ctx, pw); err != nil {
+		return h.busy(c, err)
 	}
 	if !ok || u.Disabled {
 		h.events().SignInStep("pwd", "refused")
@@ -166,6 +169,15 @@ func (h *Handler) password(c echo.Context) error {
 	h.audit(c, f, u.ID, "login.password_accepted")
 	h.events().SignInStep("pwd", "accepted")
 	return h.advance(c, f)
+}
+
+// busy answers 503 with Retry-After when no password hash could start in time (secret.ErrBusy);
+// nothing is counted against the user or the address.
+func (h *Handler) busy(c echo.Context, err error) error {
+	h.events().SignInStep("pwd", "busy")
+	c.Response().Header().Set("Retry-After", "1")
+	return &PageError{Status: http.StatusServiceUnavailable, Heading: "Too many sign-ins at once",
+		Message: "Please try again in a moment.", Err: err}
 }
 
 func isLocked(err error) bool {

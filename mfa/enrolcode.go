@@ -44,7 +44,7 @@ func (s *Service) NewEnrolmentCode(user storage.User, createdBy string) (string,
 	}
 	plain := strings.ReplaceAll(group(raw, recoveryGroup), " ", "-")
 	now := s.now()
-	return plain, storage.EnrolmentCode{UserID: user.ID, TenantID: user.TenantID, CodeHash: secret.TokenHash(plain),
+	return plain, storage.EnrolmentCode{UserID: user.ID, TenantID: user.TenantID, CodeHash: s.enrolmentHash(plain),
 		CreatedBy: createdBy, CreatedAt: now, ExpiresAt: now.Add(EnrolmentCodeTTL)}, nil
 }
 
@@ -65,7 +65,7 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 		return Enrolment{}, fmt.Errorf("redeem enrolment code: %w", err)
 	}
 	norm, ok := normaliseAlphabetCode(code, enrolmentCodeLen)
-	if !ok || subtle.ConstantTimeCompare([]byte(secret.TokenHash(norm)), []byte(stored.CodeHash)) != 1 {
+	if !ok || !s.enrolmentCodeMatches(stored.CodeHash, norm) {
 		return Enrolment{}, s.refuse(ctx, user, meta, AuditEnrolmentCodeRefused, "enrolment_code", ErrInvalidCode)
 	}
 	if !s.now().Before(stored.ExpiresAt) {
@@ -73,6 +73,20 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 	}
 	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil)
 	return s.beginEnrolment(ctx, user, authRequestID, issuer, meta)
+}
+
+func (s *Service) enrolmentHash(code string) string {
+	if s.EnrolmentHash == nil {
+		return secret.TokenHash(code)
+	}
+	return s.EnrolmentHash.Sum(code)
+}
+
+func (s *Service) enrolmentCodeMatches(stored, code string) bool {
+	if strings.HasPrefix(stored, secret.KeyedHashPrefix) {
+		return s.EnrolmentHash != nil && s.EnrolmentHash.Equal(stored, code)
+	}
+	return subtle.ConstantTimeCompare([]byte(secret.TokenHash(code)), []byte(stored)) == 1
 }
 
 // randomCode returns n characters of the recovery-code alphabet from crypto/rand.

@@ -148,13 +148,17 @@ func newFixture(t *testing.T, st *storage.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rh, err := secret.NewKeyedHash(bytes.Repeat([]byte{0x42}, secret.MasterKeySize), "recovery-codes")
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := newClock(t0)
 	tenant, err := st.CreateTenant(context.Background(), storage.Tenant{Slug: "acme", Name: "Acme Corp", MFAEnabled: true})
 	if err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
 	return &fixture{st: st, clk: clk, sealer: sealer, tenant: tenant,
-		svc: &Service{Store: st, Sealer: sealer, Now: clk.Now, Log: testLogger(t)}}
+		svc: &Service{Store: st, Sealer: sealer, RecoveryHash: rh, Now: clk.Now, Log: testLogger(t)}}
 }
 
 func newSQLiteFixture(t *testing.T) *fixture {

@@ -39,13 +39,34 @@ func (s *Service) newRecoveryCodes() ([]string, []storage.RecoveryCode, error) {
 		}
 		plain[i] = group(string(raw), recoveryGroup)
 		plain[i] = strings.ReplaceAll(plain[i], " ", "-")
-		h, err := secret.HashPassword(plain[i])
+		h, err := s.hashRecoveryCode(plain[i])
 		if err != nil {
 			return nil, nil, fmt.Errorf("generate recovery codes: %w", err)
 		}
 		hashed[i] = storage.RecoveryCode{Hash: h, CreatedAt: s.now()}
 	}
 	return plain, hashed, nil
+}
+
+// hashRecoveryCode hashes a canonical code with the keyed hash (HMAC-SHA-256). A Service without a
+// RecoveryHash falls back to argon2id, the format of codes made before it existed.
+func (s *Service) hashRecoveryCode(canon string) (string, error) {
+	if s.RecoveryHash == nil {
+		return secret.HashPassword(canon)
+	}
+	return s.RecoveryHash.Sum(canon), nil
+}
+
+// recoveryCodeMatches checks a canonical code against a stored hash: the keyed hash, or argon2id for
+// codes made before the keyed hash (kept verifiable until they are used or replaced).
+func (s *Service) recoveryCodeMatches(stored, canon string) (bool, error) {
+	if strings.HasPrefix(stored, secret.KeyedHashPrefix) {
+		if s.RecoveryHash == nil {
+			return false, errors.New("a keyed recovery code hash, but no recovery hash key")
+		}
+		return s.RecoveryHash.Equal(stored, canon), nil
+	}
+	return secret.VerifyPassword(stored, canon)
 }
 
 // normaliseRecoveryCode turns what the user typed into the canonical xxxx-xxxx-xxxx form: lower case,
@@ -95,7 +116,7 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 		return fmt.Errorf("use recovery code: %w", err)
 	}
 	for _, c := range codes {
-		match, err := secret.VerifyPassword(c.Hash, canon)
+		match, err := s.recoveryCodeMatches(c.Hash, canon)
 		if err != nil {
 			s.log().ErrorContext(ctx, "bad recovery code hash", "user", user.ID, "code_id", c.ID, "err", err)
 			continue

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/throttle"
 )
@@ -205,5 +206,47 @@ func TestRecoveryCodeConcurrentUse(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Fatalf("%d concurrent uses succeeded, want 1 (%v)", wins, errs)
+	}
+}
+
+// TestRecoveryCodesKeyedHash: new codes are stored as HMAC-SHA-256 under a key derived from the secret
+// key (fast, and a code can be found by its hash), and codes hashed with argon2id before keep working.
+func TestRecoveryCodesKeyedHash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newSQLiteFixture(t)
+	user, _, codes := f.enrolled(t, "alice@example.com")
+	stored, err := f.st.UnusedRecoveryCodes(ctx, user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHash := map[string]bool{}
+	for _, c := range stored {
+		if !strings.HasPrefix(c.Hash, secret.KeyedHashPrefix) {
+			t.Fatalf("recovery code stored as %.20q…, want the keyed hash", c.Hash)
+		}
+		byHash[c.Hash] = true
+	}
+	for _, c := range codes {
+		if !byHash[f.svc.RecoveryHash.Sum(c)] {
+			t.Errorf("code %d cannot be found by its hash", len(byHash))
+		}
+	}
+
+	// A code from before the keyed hash (argon2id) is still accepted, once.
+	legacy := "abcd-efgh-jkmn"
+	h, err := secret.HashPassword(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.ReplaceRecoveryCodes(ctx, user.ID, []storage.RecoveryCode{{Hash: h, CreatedAt: f.clk.Now()}}, f.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.UseRecoveryCode(ctx, user, legacy, Meta{}); err != nil {
+		t.Fatalf("legacy argon2id code: %v", err)
+	}
+	f.clk.Advance(time.Hour)
+	if err := f.svc.UseRecoveryCode(ctx, user, legacy, Meta{}); !errors.Is(err, ErrInvalidCode) {
+		t.Fatalf("legacy code used twice: %v", err)
 	}
 }

@@ -63,12 +63,18 @@ type Store interface {
 // Service enrols and verifies the second factor. Store and Sealer are required; the others default to
 // the OTP policy on Store, time.Now, crypto/rand and a discarding logger.
 type Service struct {
-	Store   Store
-	Sealer  *secret.Sealer // purpose "totp"; the user id is the associated data
-	Limiter *throttle.Limiter
-	Now     func() time.Time
-	Rand    io.Reader
-	Log     *slog.Logger
+	Store  Store
+	Sealer *secret.Sealer // purpose "totp"; the user id is the associated data
+	// RecoveryHash hashes recovery codes (HMAC-SHA-256, purpose "recovery-codes"); without it new
+	// codes are hashed with argon2id as before (~20 ms each).
+	RecoveryHash *secret.KeyedHash
+	// EnrolmentHash hashes enrolment codes (purpose "enrolment-codes"); without it they are stored as
+	// SHA-256, which it still verifies (an 80-bit random code needs no slow hash).
+	EnrolmentHash *secret.KeyedHash
+	Limiter       *throttle.Limiter
+	Now           func() time.Time
+	Rand          io.Reader
+	Log           *slog.Logger
 }
 
 // Meta is the request context recorded in audit events.

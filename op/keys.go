@@ -8,9 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,8 +39,10 @@ type Keys struct {
 
 	mu      sync.Mutex
 	loaded  time.Time
+	version string // the ids and states of the keys last read; a change rebuilds everything below
 	signing *signingKey
 	public  []oidcop.Key
+	jwks    []byte // the JSON Web Key Set of public, as served
 }
 
 type signingKey struct {
@@ -146,6 +150,11 @@ func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load signing keys: %w", err)
 	}
+	version := keysVersion(keys)
+	if k.signing != nil && version == k.version {
+		k.loaded = now // same keys: keep the parsed ones and the serialised set
+		return k.signing, k.public, nil
+	}
 	var signing *signingKey
 	var public []oidcop.Key
 	for _, sk := range keys {
@@ -178,8 +187,50 @@ func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
 	if signing == nil {
 		return nil, nil, errors.New("no signing key: run the server once or 'portcullis keys rotate'")
 	}
-	k.signing, k.public, k.loaded = signing, public, now
+	jwks, err := marshalKeySet(public)
+	if err != nil {
+		return nil, nil, err
+	}
+	k.signing, k.public, k.jwks, k.version, k.loaded = signing, public, jwks, version, now
 	return signing, public, nil
+}
+
+// keysVersion names a set of keys by their ids and states: a rotation (here, on another instance or
+// by the CLI) or a key leaving its overlap changes it.
+func keysVersion(keys []storage.SigningKey) string {
+	var b strings.Builder
+	for _, sk := range keys {
+		b.WriteString(sk.ID)
+		if sk.RetiredAt != nil {
+			b.WriteString("-r")
+		}
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// marshalKeySet serialises the public keys once per key set, as the library's keys endpoint would.
+func marshalKeySet(public []oidcop.Key) ([]byte, error) {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, len(public))}
+	for i, key := range public {
+		set.Keys[i] = jose.JSONWebKey{KeyID: key.ID(), Algorithm: string(key.Algorithm()), Use: key.Use(), Key: key.Key()}
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("marshal key set: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// JWKS returns the serialised key set and its version (which changes when the keys do). It is read
+// again from the database at most every TTL, so a rotation anywhere is published within TTL.
+func (k *Keys) JWKS(ctx context.Context) (body []byte, version string, err error) {
+	if _, _, err := k.load(ctx); err != nil {
+		return nil, "", err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.jwks, k.version, nil
 }
 
 // SigningKey returns the current signing key.

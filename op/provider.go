@@ -5,13 +5,16 @@ package op
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/cors"
@@ -46,6 +49,9 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 		oidcop.WithHttpInterceptors(noStore),
 		oidcop.WithCORSOptions(&cors.Options{
 			AllowOriginVaryRequestFunc: func(r *http.Request, origin string) (bool, []string) {
+				if origin == "" { // not a cross-origin request: no need to read every client
+					return false, nil
+				}
 				return clientOriginAllowed(r.Context(), st.Store, origin), nil
 			},
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
@@ -87,13 +93,29 @@ func noStore(next http.Handler) http.Handler {
 type handler struct {
 	op *oidcop.Provider
 	st *Storage
+
+	mu        sync.Mutex
+	discovery cachedDoc // the discovery document as last served
+}
+
+// cachedDoc is a serialised document and what it was built from.
+type cachedDoc struct {
+	issuer, keys string // the issuer and the key set version
+	body         []byte
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case oidc.DiscoveryEndpoint:
-		h.discovery(w, r)
+		h.serveDiscovery(w, r)
 		return
+	case h.op.KeysEndpoint().Relative():
+		// Served from memory: the key set is serialised once per set of keys. Cross-origin requests
+		// go through the library's CORS handling.
+		if r.Method == http.MethodGet && r.Header.Get("Origin") == "" {
+			h.keys(w, r)
+			return
+		}
 	case "/device_authorization":
 		http.NotFound(w, r) // the library mounts it; we do not offer the device flow
 		return
@@ -274,9 +296,56 @@ func (cw *challengeWriter) Write(b []byte) (int, error) {
 
 func (cw *challengeWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
 
-// discovery advertises exactly what works: the library's defaults list implicit, id_token and
+func (h *handler) keys(w http.ResponseWriter, r *http.Request) {
+	body, _, err := h.st.Keys.JWKS(r.Context())
+	if err != nil {
+		slog.ErrorContext(r.Context(), "serve key set", "err", err)
+		http.Error(w, "key set unavailable", http.StatusInternalServerError)
+		return
+	}
+	writeJSONBytes(w, body)
+}
+
+func writeJSONBytes(w http.ResponseWriter, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// serveDiscovery serves the discovery document from memory; it is built again when the issuer or the
+// published keys (their algorithms) change.
+func (h *handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	issuer := h.op.IssuerFromRequest(r)
+	_, version, err := h.st.Keys.JWKS(r.Context())
+	if err != nil {
+		slog.ErrorContext(r.Context(), "serve discovery", "err", err)
+		http.Error(w, "discovery unavailable", http.StatusInternalServerError)
+		return
+	}
+	h.mu.Lock()
+	d := h.discovery
+	h.mu.Unlock()
+	if d.body == nil || d.issuer != issuer || d.keys != version {
+		body, err := json.Marshal(h.discoveryDoc(r))
+		if err != nil {
+			slog.ErrorContext(r.Context(), "serve discovery", "err", err)
+			http.Error(w, "discovery unavailable", http.StatusInternalServerError)
+			return
+		}
+		d = cachedDoc{issuer: issuer, keys: version, body: append(body, '\n')}
+		h.mu.Lock()
+		h.discovery = d
+		h.mu.Unlock()
+	}
+	writeJSONBytes(w, d.body)
+}
+
+// discoveryDoc advertises exactly what works: the library's defaults list implicit, id_token and
 // jwt-bearer (#924), which we do not offer, and omit acr_values_supported.
-func (h *handler) discovery(w http.ResponseWriter, r *http.Request) {
+func (h *handler) discoveryDoc(r *http.Request) *oidc.DiscoveryConfiguration {
 	ctx := oidcop.ContextWithIssuer(r.Context(), h.op.IssuerFromRequest(r))
 	d := oidcop.CreateDiscoveryConfig(ctx, h.op, h.st)
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
@@ -296,8 +365,7 @@ func (h *handler) discovery(w http.ResponseWriter, r *http.Request) {
 	d.ACRValuesSupported = mfa.ACRValues()
 	d.ClaimsParameterSupported = true // honoured for an essential acr claim
 	d.SubjectTypesSupported = []string{"public"}
-	w.Header().Set("Cache-Control", "no-store")
-	oidcop.Discover(w, d)
+	return d
 }
 
 // clientOriginAllowed admits CORS only from the origins of registered redirect URIs.

@@ -266,8 +266,16 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
+			return c.withStore(ctx, func(cfg app.Config, st *storage.Store) error {
 				t, u, err := sel.find(ctx, st)
+				if err != nil {
+					return err
+				}
+				master, err := app.MasterKey(cfg)
+				if err != nil {
+					return err
+				}
+				kh, err := secret.NewKeyedHash(master, "enrolment-codes")
 				if err != nil {
 					return err
 				}
@@ -276,7 +284,7 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 					return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
 				}
 				prev := mfa.State(a, err)
-				code, rec, err := (&mfa.Service{}).NewEnrolmentCode(u, cliActor)
+				code, rec, err := (&mfa.Service{EnrolmentHash: kh}).NewEnrolmentCode(u, cliActor)
 				if err != nil {
 					return err
 				}

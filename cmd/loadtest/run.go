@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/secret"
+)
+
+// measures lists every measure, in the order they run.
+var allMeasures = []string{"argon2id", "discovery", "jwks", "password", "totp", "enrol", "userinfo", "refresh", "introspect"}
+
+type options struct {
+	target      string
+	configPath  string
+	measures    []string
+	concurrency int
+	duration    time.Duration
+	count       int
+	pid         int
+	rounds      int
+
+	compare      string // another OP's issuer: discovery, JWKS (and userinfo with compareToken)
+	compareToken string
+	comparePID   int
+	compareName  string
+
+	users int // TOTP users to provision (one code per user per 30 s step)
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.target, "target", "http://127.0.0.1:8080", "issuer of the Portcullis server to measure (loopback only)")
+	fs.StringVar(&o.configPath, "config", "", "the server's configuration file (database and secret key), as for portcullis")
+	ms := fs.String("measures", strings.Join(allMeasures, ","), "comma-separated measures: "+strings.Join(allMeasures, ", "))
+	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent clients")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measure")
+	fs.IntVar(&o.count, "count", 0, "stop each measure after this many operations (0: only -duration)")
+	fs.IntVar(&o.pid, "pid", 0, "process id of the provider (local), to report its CPU per operation from /proc")
+	fs.IntVar(&o.rounds, "rounds", 1, "run every measure this many times")
+	fs.StringVar(&o.compare, "compare", "", "issuer of another OP (loopback) to measure side by side: discovery, jwks, userinfo")
+	fs.StringVar(&o.compareToken, "compare-token", "", "an access token of the other OP, for its userinfo")
+	fs.IntVar(&o.comparePID, "compare-pid", 0, "process id of the other OP, for its CPU per operation")
+	fs.StringVar(&o.compareName, "compare-name", "other", "name of the other OP in the report")
+	fs.IntVar(&o.users, "totp-users", 0, "TOTP users to provision (default: enough for the measure at 100/s)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, m := range strings.Split(*ms, ",") {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			continue
+		}
+		if !slices.Contains(allMeasures, m) {
+			return o, fmt.Errorf("unknown measure %q (known: %s)", m, strings.Join(allMeasures, ", "))
+		}
+		o.measures = append(o.measures, m)
+	}
+	var problems []string
+	if o.concurrency < 1 || o.concurrency > 1024 {
+		problems = append(problems, "-concurrency: 1 to 1024")
+	}
+	if o.duration <= 0 || o.duration > time.Hour {
+		problems = append(problems, "-duration: more than 0, at most 1h")
+	}
+	if o.count < 0 || o.rounds < 1 || o.rounds > 100 {
+		problems = append(problems, "-count >= 0, -rounds 1 to 100")
+	}
+	for _, t := range []string{o.target, o.compare} {
+		if t == "" {
+			continue
+		}
+		if err := loopbackOnly(t); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return o, errors.New(strings.Join(problems, "; "))
+	}
+	if o.users == 0 {
+		o.users = int(100 * (30*time.Second + o.duration).Seconds() / 30)
+		o.users = max(o.users, 2*o.concurrency)
+	}
+	return o, nil
+}
+
+// loopbackOnly refuses a target whose host is not (or does not resolve only to) a loopback address:
+// this tool puts load on what it points at.
+func loopbackOnly(target string) error {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("target %q: an http(s) URL is required", target)
+	}
+	addrs, err := net.LookupHost(u.Hostname())
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("target %q: cannot resolve %s", target, u.Hostname())
+	}
+	for _, a := range addrs {
+		ip := net.ParseIP(a)
+		if ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("target %q: %s is not a loopback address; loadtest only loads this machine", target, a)
+		}
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	needsProvider := slices.ContainsFunc(o.measures, func(m string) bool { return m != "argon2id" })
+	var env *env
+	if needsProvider {
+		if env, err = provision(ctx, o, getenv, log, stderr); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+		defer env.close()
+	}
+	fmt.Fprintf(stdout, "# loadtest: %s, concurrency %d, %s per measure, %d round(s), GOMAXPROCS %d\n",
+		o.target, o.concurrency, o.duration, o.rounds, runtime.GOMAXPROCS(0))
+	var results []result
+	for round := 1; round <= o.rounds; round++ {
+		for _, m := range o.measures {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r, err := runMeasure(ctx, o, env, m)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m, err)
+			}
+			r.round = round
+			results = append(results, r)
+			fmt.Fprintln(stderr, r.line())
+			if o.compare != "" && comparable(m) {
+				r, err := runCompare(ctx, o, env, m)
+				if err != nil {
+					return fmt.Errorf("%s (%s): %w", m, o.compareName, err)
+				}
+				r.round = round
+				results = append(results, r)
+				fmt.Fprintln(stderr, r.line())
+			}
+		}
+	}
+	report(stdout, o, results)
+	return nil
+}
+
+func comparable(m string) bool { return m == "discovery" || m == "jwks" || m == "userinfo" }
+
+// argonBound measures argon2id in this process with GOMAXPROCS hashes at once: the bound that password
+// sign-ins of a provider on this machine cannot beat.
+func argonBound(ctx context.Context, o options) (result, error) {
+	op := func(ctx context.Context, w *worker) error {
+		_, err := secret.HashPassword("correct horse battery staple")
+		return err
+	}
+	oo := o
+	oo.concurrency = runtime.GOMAXPROCS(0)
+	return measure(ctx, oo, "argon2id (this process, GOMAXPROCS at once)", "", 0, nil, op)
+}
