@@ -107,10 +107,11 @@ func masterKey(cfg Config) ([]byte, error) {
 	if !cfg.Dev {
 		return nil, errors.New("secret_key is required outside dev mode")
 	}
-	if strings.HasPrefix(cfg.Database, "postgres") {
+	dir, ok := sqliteDir(cfg)
+	if !ok {
 		return nil, errors.New("secret_key is required with PostgreSQL (dev mode keeps a generated key only beside a SQLite file)")
 	}
-	path := filepath.Join(filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(cfg.Database, "sqlite://"), "file:")), "portcullis.secret")
+	path := filepath.Join(dir, "portcullis.secret")
 	if b, err := os.ReadFile(path); err == nil {
 		c := cfg
 		c.SecretKey = string(b)
@@ -212,7 +213,6 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.Handle("/api/", e)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", a.Metrics.Handler())
 	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
 	mux.Handle("/authorize", lh.AuthorizeErrors(provider))
 	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
@@ -240,34 +240,65 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 // Close releases the database.
 func (a *App) Close() error { return a.Store.Close() }
 
-// Serve listens on cfg.Listen until ctx ends, then shuts down gracefully: in-flight requests finish.
-// It also sweeps expired rows every few minutes.
+// MetricsHandler serves the Prometheus metrics. It is not part of Handler: Serve puts it on its own
+// listener (metrics_listen), never on the main address.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return mux
+}
+
+// Serve listens on cfg.Listen (and, when set, cfg.MetricsListen for /metrics) until ctx ends, then
+// shuts down gracefully: in-flight requests finish. It also sweeps expired rows every few minutes.
+// ready, if not nil, gets the main listener's address; the metrics listener's is logged.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	srv := &http.Server{Addr: a.Config.Listen, Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	if a.Config.MetricsListen != "" {
+		mln, err := listen(ctx, a.Config.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		msrv := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		servers = append(servers, msrv)
+		a.Log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	ln, err := listen(ctx, a.Config.Listen)
 	if err != nil {
+		a.shutdown(servers[1:])
 		return err
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	go a.sweep(ctx)
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		a.shutdown(servers)
 		return err
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
+	return a.shutdown(servers)
+}
+
+// shutdown stops the servers gracefully, each within 20 s.
+func (a *App) shutdown(servers []*http.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (a *App) sweep(ctx context.Context) {

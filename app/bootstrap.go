@@ -2,22 +2,57 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
 
-// Demo client credentials of the dev bootstrap (dev mode only; the demo app uses them by default).
-const (
-	DemoClientID     = "demo-app"
-	DemoClientSecret = "demo-app-secret"
-)
+// DemoClientID is the id of the dev bootstrap's demo client. Its secret is generated at the bootstrap,
+// printed once and kept in DemoClientFileName beside the SQLite database, where the demo app reads it.
+const DemoClientID = "demo-app"
+
+// DemoClientFileName is the file, beside the SQLite database, in which the dev bootstrap keeps the demo
+// client's id and secret for `go run ./cmd/demo-app`. It has the shape of
+// `portcullis client create --output json` (at least "id" and "secret"), so a client made with the CLI
+// can be handed to the demo app the same way.
+const DemoClientFileName = "portcullis.demo-client.json"
+
+// DemoClient is what the demo client file holds.
+type DemoClient struct {
+	ID           string   `json:"id"`
+	Secret       string   `json:"secret"`
+	Issuer       string   `json:"issuer,omitempty"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+}
+
+// DemoClientFile is where the dev bootstrap keeps the demo client for cfg: beside the SQLite file, or
+// "" on PostgreSQL (then the secret is only printed).
+func DemoClientFile(cfg Config) string {
+	dir, ok := sqliteDir(cfg)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(dir, DemoClientFileName)
+}
+
+// sqliteDir is the folder of the configured SQLite file; ok is false on PostgreSQL.
+func sqliteDir(cfg Config) (string, bool) {
+	if strings.HasPrefix(cfg.Database, "postgres") {
+		return "", false
+	}
+	return filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(cfg.Database, "sqlite://"), "file:")), true
+}
 
 // BootstrapDemo fills an empty database, in dev mode, with a demo tenant, an admin, a member and a
-// demo client, and prints how to sign in. It does nothing on a database that has any tenant.
+// demo client with a generated secret, and prints how to sign in. It does nothing on a database that
+// has any tenant.
 func (a *App) BootstrapDemo(ctx context.Context, out io.Writer) error {
 	if !a.Config.Dev {
 		return nil
@@ -45,11 +80,20 @@ func (a *App) BootstrapDemo(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("bootstrap demo: %w", err)
 		}
 	}
+	clientSecret := secret.RandomToken(32)
 	if _, err := a.Store.CreateClient(ctx, storage.Client{ID: DemoClientID, TenantID: t.ID, Name: "Demo App",
-		SecretHash:   secret.HashClientSecret(DemoClientSecret),
+		SecretHash:   secret.HashClientSecret(clientSecret),
 		RedirectURIs: []string{a.Config.DemoRedirectURI}, PostLogoutURIs: []string{postLogoutOf(a.Config.DemoRedirectURI)},
 		Grants: []string{op.GrantAuthorizationCode, op.GrantRefreshToken}, CreatedAt: a.Now()}); err != nil {
 		return fmt.Errorf("bootstrap demo: %w", err)
+	}
+	kept := "pass it to the demo app with --client-secret (or DEMO_CLIENT_SECRET)"
+	if path := DemoClientFile(a.Config); path != "" {
+		if err := writeDemoClient(path, DemoClient{ID: DemoClientID, Secret: clientSecret, Issuer: a.Config.Issuer,
+			RedirectURIs: []string{a.Config.DemoRedirectURI}}); err != nil {
+			return fmt.Errorf("bootstrap demo: %w", err)
+		}
+		kept = "kept in " + path + " for `go run ./cmd/demo-app`"
 	}
 	fmt.Fprintf(out, `
 Portcullis dev mode: created the demo tenant %q (slug %s).
@@ -57,11 +101,28 @@ Portcullis dev mode: created the demo tenant %q (slug %s).
   admin          %s  password %s
   member         %s  password %s
   demo client    id %s  secret %s  redirect %s
-These passwords are shown once. Turn MFA on with:
+These passwords and the client secret are shown once (the secret is %s). Turn MFA on with:
   portcullis tenant set-mfa --tenant demo --enabled=true
 
 `, t.Name, t.Slug, a.Config.Issuer, users[0].email, users[0].password, users[1].email, users[1].password,
-		DemoClientID, DemoClientSecret, a.Config.DemoRedirectURI)
+		DemoClientID, clientSecret, a.Config.DemoRedirectURI, kept)
+	return nil
+}
+
+// writeDemoClient writes the demo client file, readable by its owner only, replacing an older one
+// (left from a deleted database).
+func writeDemoClient(path string, c DemoClient) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("keep the demo client: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("keep the demo client: %w", err)
+	}
 	return nil
 }
 

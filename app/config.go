@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 // Config is Portcullis' configuration: a YAML file overridden by PORTCULLIS_* environment variables.
 type Config struct {
 	Listen           string   `yaml:"listen"`
+	MetricsListen    string   `yaml:"metrics_listen"` // Prometheus /metrics on its own address; "" = off
 	Issuer           string   `yaml:"issuer"`
 	Database         string   `yaml:"database"`
 	SecretKey        string   `yaml:"secret_key"` // 32 bytes, base64; required outside dev mode
@@ -47,10 +49,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// DefaultListen is the default listen address: loopback only, as dev mode (the default) demands.
+const DefaultListen = "127.0.0.1:8080"
+
 // Defaults: a working server on http://localhost:8080 with the embedded SQLite file.
 func Defaults() Config {
 	return Config{
-		Listen:           ":8080",
+		Listen:           DefaultListen,
 		Issuer:           "http://localhost:8080",
 		Database:         "portcullis.db",
 		Dev:              true,
@@ -88,7 +93,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 }
 
 // EnvNames lists the environment variables that override the file.
-var envNames = []string{"LISTEN", "ISSUER", "DATABASE", "SECRET_KEY", "DEV", "LOG_LEVEL", "LOG_FORMAT",
+var envNames = []string{"LISTEN", "METRICS_LISTEN", "ISSUER", "DATABASE", "SECRET_KEY", "DEV", "LOG_LEVEL", "LOG_FORMAT",
 	"SIGNING_ALGORITHM", "TRUST_PROXY", "SESSION_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ID_TOKEN_TTL",
 	"DATABASE_MAX_CONNS", "DEMO_REDIRECT_URI"}
 
@@ -113,6 +118,8 @@ func (c *Config) Set(key, v string) error {
 	switch key {
 	case "listen":
 		c.Listen = v
+	case "metrics_listen":
+		c.MetricsListen = v
 	case "issuer":
 		c.Issuer = v
 	case "database":
@@ -153,11 +160,26 @@ func (c Config) Validate() error {
 	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
 	if c.Listen == "" {
 		bad("listen: must not be empty")
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: must be host:port or :port, got %q", c.Listen)
+	} else if c.Dev && !isLoopbackListen(c.Listen) {
+		bad("listen: dev mode serves a demo tenant with known accounts and listens on loopback only, got %q: "+
+			"use %s, or turn dev mode off (dev: false, PORTCULLIS_DEV=false) and create tenants, users and clients with the CLI", c.Listen, DefaultListen)
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen: must be host:port or :port (or empty: no metrics), got %q", c.MetricsListen)
+		} else if c.MetricsListen == c.Listen && port != "0" {
+			bad("metrics_listen: must differ from listen (%q): metrics are never served on the main address", c.Listen)
+		}
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("issuer: must be an absolute http(s) URL without query or fragment, got %q", c.Issuer)
-	} else if u.Scheme == "http" && !c.Dev && !IsLoopbackHost(u.Hostname()) {
-		bad("issuer: must be https outside dev mode (http is allowed for loopback hosts)")
+	} else if c.Dev && !IsLoopbackHost(u.Hostname()) {
+		bad("issuer: dev mode runs on this machine only: the issuer must be on a loopback host (localhost, 127.0.0.1, [::1]), got %q; "+
+			"turn dev mode off (dev: false, PORTCULLIS_DEV=false) to serve other hosts", c.Issuer)
+	} else if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		bad("issuer: must be https (http is allowed for loopback hosts only), got %q", c.Issuer)
 	}
 	if c.Database == "" {
 		bad("database: must not be empty")
@@ -207,7 +229,19 @@ func (c Config) secretKeyBytes() ([]byte, error) {
 	return b, nil
 }
 
-// IsLoopbackHost reports whether host is localhost or a loopback address.
+// IsLoopbackHost reports whether host is localhost or a loopback IP address (127.0.0.0/8, ::1).
+// A name that merely starts with "127." is not.
 func IsLoopbackHost(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isLoopbackListen reports whether a listen address binds to loopback only. An empty host (":8080")
+// or an unspecified address (0.0.0.0, [::]) binds to every interface.
+func isLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && IsLoopbackHost(host)
 }

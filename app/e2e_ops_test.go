@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -104,11 +105,23 @@ func TestMetricsAndProbes(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// The metrics are not on the main listener: only on their own (metrics_listen).
 	resp, err := http.Get(env.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "portcullis_") {
+		t.Errorf("GET /metrics on the main handler: %d, want 404 without metrics\n%.300s", resp.StatusCode, body)
+	}
+	msrv := httptest.NewServer(env.App.MetricsHandler())
+	defer msrv.Close()
+	resp, err = http.Get(msrv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
 		`portcullis_http_requests_total{method="POST",route="/login/password",status="303"} 1`,
@@ -171,5 +184,64 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// Serve puts /metrics on metrics_listen only: the main address answers 404 there, the metrics address
+// serves the Prometheus text and nothing else.
+func TestServeMetricsOnTheirOwnListener(t *testing.T) {
+	st := storagetest.NewSQLite(t)
+	cfg := app.Defaults()
+	cfg.Listen, cfg.MetricsListen, cfg.Dev = "127.0.0.1:0", "127.0.0.1:0", false
+	cfg.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	a, err := app.New(context.Background(), cfg, app.Options{Store: st, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, func(s string) { addr <- s }) }()
+	base := "http://" + <-addr
+	m := regexp.MustCompile(`"msg":"metrics listening","addr":"([^"]+)"`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no metrics listener logged:\n%s", logs.String())
+	}
+	metrics := "http://" + m[1]
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(base + "/healthz"); code != http.StatusOK {
+		t.Fatalf("main /healthz: %d", code)
+	}
+	if code, body := get(base + "/metrics"); code != http.StatusNotFound || strings.Contains(body, "portcullis_") {
+		t.Errorf("main /metrics: %d, want 404 without metrics", code)
+	}
+	if code, body := get(metrics + "/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, `portcullis_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
+		t.Errorf("metrics /metrics: %d\n%.500s", code, body)
+	}
+	for _, path := range []string{"/healthz", "/login/", "/.well-known/openid-configuration"} {
+		if code, _ := get(metrics + path); code != http.StatusNotFound {
+			t.Errorf("metrics listener serves %s: %d", path, code)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := http.Get(metrics + "/metrics"); err == nil {
+		t.Error("the metrics listener is still open after shutdown")
 	}
 }

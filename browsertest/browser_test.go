@@ -184,8 +184,8 @@ func TestAdminRemovesMFA(t *testing.T) {
 }
 
 // 5. What password managers need, checked in the DOM: the sign-in page's fields say username and
-// current-password; the code pages have exactly one code field, for one-time codes, numeric, with the
-// account's username beside it.
+// current-password; the code pages have exactly one code field, labelled "Verification code", for
+// one-time codes, numeric, with the account's username beside it.
 func TestFieldsForPasswordManagers(t *testing.T) {
 	h := newHarness(t)
 	h.env.SetMFA(h.tenant.ID, true)
@@ -197,6 +197,7 @@ func TestFieldsForPasswordManagers(t *testing.T) {
 		CodeInputs  int    `json:"codeInputs"`
 		Code        string `json:"code"`
 		InputMode   string `json:"inputmode"`
+		Label       string `json:"label"`
 		Username    string `json:"username"`
 		HasUsername bool   `json:"hasUsername"`
 	}
@@ -210,6 +211,7 @@ func TestFieldsForPasswordManagers(t *testing.T) {
 				codeInputs: document.querySelectorAll('input[name="code"]').length,
 				code: attr('input[name="code"]', "autocomplete"),
 				inputmode: attr('input[name="code"]', "inputmode"),
+				label: (() => { const c = document.querySelector('input[name="code"]'); return c && c.labels.length ? c.labels[0].textContent.trim() : ""; })(),
 				username: attr('input[autocomplete="username"]', "value"),
 				hasUsername: document.querySelector('input[autocomplete="username"]') !== null,
 			};
@@ -220,6 +222,9 @@ func TestFieldsForPasswordManagers(t *testing.T) {
 		f := read()
 		if f.CodeInputs != 1 || f.Code != "one-time-code" || f.InputMode != "numeric" {
 			t.Errorf("%s: %d code inputs, autocomplete %q, inputmode %q; want 1, one-time-code, numeric", page, f.CodeInputs, f.Code, f.InputMode)
+		}
+		if f.Label != "Verification code" {
+			t.Errorf("%s: the code field is labelled %q, want \"Verification code\" (the help article's words)", page, f.Label)
 		}
 		if f.Password != "" {
 			t.Errorf("%s has a password field", page)
@@ -294,6 +299,7 @@ func TestPagesFitAPhone(t *testing.T) {
 	member.typeInto("#code", apptest.Code(t, key, h.env.Clock.Now()))
 	member.click(enrolPage + submitInForm)
 	check(member, codesPage, "recovery-codes")
+	member.codesNotClipped("recovery codes", width)
 	member.click(continueLink)
 	check(member, demoSignedIn, "demo-signed-in")
 

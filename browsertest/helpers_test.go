@@ -386,6 +386,7 @@ func (tb *tab) confirmEnrolment(key []byte, shotPrefix string) {
 	if n := run(tb, "count the recovery codes", chromedp.Evaluate[int](`document.querySelectorAll("ol.codes li").length`)); n != 10 {
 		tb.fatalf("%d recovery codes, want 10", n)
 	}
+	tb.codesNotClipped("recovery codes", viewportW)
 	if shotPrefix != "" {
 		tb.shot(shotPrefix + "-recovery-codes.png")
 	}
@@ -465,6 +466,38 @@ func (tb *tab) noHorizontalScroll(page string, width int) {
 	})()`))
 	if s.Scroll > width {
 		tb.h.t.Errorf("%s at %dpx: scrollWidth %d > %d (the page scrolls sideways; first element past the edge: %s)", page, width, s.Scroll, width, s.Widest)
+	}
+}
+
+// codesNotClipped fails when a recovery code on the page does not show whole at this viewport width:
+// the code element must not be narrower than its text (scrollWidth <= clientWidth), and it must lie
+// inside its row's box (the row does not overflow either).
+func (tb *tab) codesNotClipped(page string, width int) {
+	tb.h.t.Helper()
+	type clip struct {
+		Text            string  `json:"text"`
+		CodeScroll      int     `json:"codeScroll"`
+		CodeClient      int     `json:"codeClient"`
+		RowScroll       int     `json:"rowScroll"`
+		RowClient       int     `json:"rowClient"`
+		CodeRightPx     float64 `json:"codeRight"`
+		RowInnerRightPx float64 `json:"rowInnerRight"`
+	}
+	codes := run(tb, "measure the recovery codes on "+page, chromedp.Evaluate[[]clip](`[...document.querySelectorAll("ol.codes li")].map(li => {
+		const c = li.querySelector("code"), cs = getComputedStyle(li);
+		const lr = li.getBoundingClientRect(), cr = c.getBoundingClientRect();
+		return {text: c.textContent, codeScroll: c.scrollWidth, codeClient: c.clientWidth,
+			rowScroll: li.scrollWidth, rowClient: li.clientWidth,
+			codeRight: cr.right, rowInnerRight: lr.right - parseFloat(cs.borderRightWidth) - parseFloat(cs.paddingRight)};
+	})`))
+	if len(codes) == 0 {
+		tb.fatalf("%s at %dpx: no recovery codes to measure", page, width)
+	}
+	for _, c := range codes {
+		if c.CodeScroll > c.CodeClient || c.RowScroll > c.RowClient || c.CodeRightPx > c.RowInnerRightPx+0.5 {
+			tb.h.t.Errorf("%s at %dpx: recovery code %q is clipped: code scrollWidth %d > clientWidth %d, or row scrollWidth %d > %d, or code ends at %.1fpx past the row's content edge %.1fpx",
+				page, width, c.Text, c.CodeScroll, c.CodeClient, c.RowScroll, c.RowClient, c.CodeRightPx, c.RowInnerRightPx)
+		}
 	}
 }
 

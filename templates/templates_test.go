@@ -587,3 +587,30 @@ func TestFmtTime(t *testing.T) {
 		})
 	}
 }
+
+// The TOTP code field says "Verification code", the words of the help article customers read, and
+// keeps the one-time-code hint; no page calls the code anything else.
+func TestCodeFieldIsVerificationCode(t *testing.T) {
+	tmpl := load(t)
+	for _, p := range samplePages() {
+		out := render(t, tmpl, p.name, p.data)
+		if strings.Contains(strings.ToLower(out), "authentication code") {
+			t.Errorf("%s still says \"authentication code\"", p.name)
+		}
+		if p.name != "otp" && p.name != "enrol" {
+			continue
+		}
+		if !strings.Contains(out, `<label for="code">Verification code</label>`) {
+			t.Errorf("%s: the code field is not labelled \"Verification code\"", p.name)
+		}
+		var code map[string]string
+		for _, in := range findTags(out, "input") {
+			if in["id"] == "code" {
+				code = in
+			}
+		}
+		if code == nil || code["autocomplete"] != "one-time-code" {
+			t.Errorf("%s: the labelled field is %v, want autocomplete=one-time-code", p.name, code)
+		}
+	}
+}

@@ -1,11 +1,13 @@
 // Command demo-app runs the demo app: a web app that signs its users in with Portcullis through
 // OpenID Connect and shows how they signed in. Its defaults match the dev bootstrap of
-// `go run ./cmd/portcullis`, so with the provider running, `go run ./cmd/demo-app` is enough; then open
-// http://localhost:9090.
+// `go run ./cmd/portcullis`: it reads the demo client's id and generated secret from the file the
+// bootstrap writes beside the SQLite database (portcullis.demo-client.json), so with the provider
+// running in the same folder, `go run ./cmd/demo-app` is enough; then open http://localhost:9090.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,8 +41,13 @@ type config struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string
+	ClientFile   string // JSON with "id" and "secret", read when no secret is given
 	PublicURL    string
 }
+
+// defaultClientFile is where `go run ./cmd/portcullis` (dev mode, default database) keeps the demo
+// client; it is app.DemoClientFileName in the working folder.
+const defaultClientFile = "portcullis.demo-client.json"
 
 // parseConfig reads flags over DEMO_* variables over the defaults.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -55,8 +62,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", env("DEMO_LISTEN", "127.0.0.1:9090"), "address to listen on (DEMO_LISTEN)")
 	fs.StringVar(&c.Issuer, "issuer", env("DEMO_ISSUER", "http://localhost:8080"), "Portcullis issuer URL (DEMO_ISSUER)")
-	fs.StringVar(&c.ClientID, "client-id", env("DEMO_CLIENT_ID", "demo-app"), "OAuth client id (DEMO_CLIENT_ID)")
-	fs.StringVar(&c.ClientSecret, "client-secret", env("DEMO_CLIENT_SECRET", "demo-app-secret"), "OAuth client secret (DEMO_CLIENT_SECRET)")
+	fs.StringVar(&c.ClientID, "client-id", env("DEMO_CLIENT_ID", ""), "OAuth client id (DEMO_CLIENT_ID; default: the client file's, else demo-app)")
+	fs.StringVar(&c.ClientSecret, "client-secret", env("DEMO_CLIENT_SECRET", ""), "OAuth client secret (DEMO_CLIENT_SECRET; default: the client file's)")
+	fs.StringVar(&c.ClientFile, "client-file", env("DEMO_CLIENT_FILE", defaultClientFile),
+		"JSON file with the client's \"id\" and \"secret\", as the dev bootstrap writes it beside the database and "+
+			"`portcullis client create -o json` prints it; read when no secret is given (DEMO_CLIENT_FILE)")
 	fs.StringVar(&c.PublicURL, "public-url", env("DEMO_PUBLIC_URL", "http://localhost:9090"),
 		"the app's URL as the browser sees it; the redirect URI is its /callback, the post-logout URI its / (DEMO_PUBLIC_URL)")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +83,44 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
+// withClientFile fills in the client id and secret from the client file when no secret was given.
+// An id given on the command line or in the environment wins over the file's.
+func (c config) withClientFile(readFile func(string) ([]byte, error)) (config, error) {
+	if c.ClientSecret != "" {
+		if c.ClientID == "" {
+			c.ClientID = "demo-app"
+		}
+		return c, nil
+	}
+	b, err := readFile(c.ClientFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return config{}, fmt.Errorf("no client secret: %s does not exist. Start `go run ./cmd/portcullis` in dev mode "+
+			"in this folder first (its first start writes the file), or pass --client-id and --client-secret "+
+			"(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET) of a client made with `portcullis client create`", c.ClientFile)
+	}
+	if err != nil {
+		return config{}, fmt.Errorf("read the client file: %w", err)
+	}
+	var f struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return config{}, fmt.Errorf("client file %s: %w", c.ClientFile, err)
+	}
+	if f.Secret == "" {
+		return config{}, fmt.Errorf("client file %s has no \"secret\"", c.ClientFile)
+	}
+	c.ClientSecret = f.Secret
+	if c.ClientID == "" {
+		c.ClientID = f.ID
+	}
+	if c.ClientID == "" {
+		return config{}, fmt.Errorf("client file %s has no \"id\"", c.ClientFile)
+	}
+	return c, nil
+}
+
 func (c config) app() demoapp.Config {
 	return demoapp.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		RedirectURL: c.PublicURL + "/callback", PostLogoutURL: c.PublicURL + "/",
@@ -85,6 +133,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if c, err = c.withClientFile(os.ReadFile); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

@@ -655,6 +655,9 @@ func TestServeInvalidConfig(t *testing.T) {
 		{"unparsable env", map[string]string{"PORTCULLIS_SESSION_TTL": "soon", "PORTCULLIS_DEV": "maybe"}, []string{"serve"},
 			[]string{"PORTCULLIS_SESSION_TTL", "PORTCULLIS_DEV"}},
 		{"flags", nil, []string{"serve", "--log-level", "loud", "--issuer", "ftp://x"}, []string{"log_level", "issuer"}},
+		{"dev mode on every interface", nil, []string{"serve", "--listen", ":8080"}, []string{"listen", `":8080"`, "loopback", "dev mode"}},
+		{"dev mode with a public issuer", map[string]string{"PORTCULLIS_ISSUER": "https://id.example.com"}, []string{},
+			[]string{"issuer", "loopback", "dev mode"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,11 +51,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // serveFlags are the settings people type; each overrides the file and the environment.
 var serveFlags = []struct{ name, key, usage string }{
-	{"listen", "listen", "address to listen on (env PORTCULLIS_LISTEN)"},
+	{"listen", "listen", "address to listen on (env PORTCULLIS_LISTEN; loopback only in dev mode)"},
 	{"issuer", "issuer", "issuer URL (env PORTCULLIS_ISSUER)"},
 	{"database", "database", "database: a SQLite path, sqlite://PATH or postgres://... (env PORTCULLIS_DATABASE)"},
 	{"secret-key", "secret_key", "32-byte base64 secret key (env PORTCULLIS_SECRET_KEY; prefer the environment)"},
-	{"dev", "dev", "dev mode: demo tenant on an empty database, generated secret key (env PORTCULLIS_DEV)"},
+	{"dev", "dev", "dev mode: demo tenant on an empty database, generated secret key, loopback only (env PORTCULLIS_DEV)"},
 	{"log-level", "log_level", "debug, info, warn or error (env PORTCULLIS_LOG_LEVEL)"},
 }
 
