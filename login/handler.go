@@ -32,7 +32,8 @@ const (
 type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
-	Passwords *throttle.Limiter // password guessing, per user and per client address
+	Passwords *throttle.Limiter        // password guessing, per user
+	Addresses *throttle.AddressLimiter // password spraying, per client address
 	Templates *templates.Templates
 	Static    http.FileSystem
 
