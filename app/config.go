@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type Config struct {
 	IDTokenTTL       Duration `yaml:"id_token_ttl"`
 	DatabaseMaxConns int      `yaml:"database_max_conns"`
 	DemoRedirectURI  string   `yaml:"demo_redirect_uri"` // the demo app's callback, for the dev bootstrap
+
+	Throttle ThrottleConfig `yaml:",inline"` // password throttling (config_throttle.go)
 }
 
 // Duration reads "15m", "720h" and the like.
@@ -68,6 +71,7 @@ func Defaults() Config {
 		IDTokenTTL:       Duration{time.Hour},
 		DatabaseMaxConns: 20,
 		DemoRedirectURI:  "http://localhost:9090/callback",
+		Throttle:         defaultThrottle(),
 	}
 }
 
@@ -99,7 +103,7 @@ var envNames = []string{"LISTEN", "METRICS_LISTEN", "ISSUER", "DATABASE", "SECRE
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	var errs []error
-	for _, name := range envNames {
+	for _, name := range slices.Concat(envNames, throttleEnvNames) {
 		v := getenv("PORTCULLIS_" + name)
 		if v == "" {
 			continue
@@ -149,6 +153,9 @@ func (c *Config) Set(key, v string) error {
 	case "demo_redirect_uri":
 		c.DemoRedirectURI = v
 	default:
+		if ok, terr := c.Throttle.set(key, v); ok {
+			return terr
+		}
 		return fmt.Errorf("unknown setting %q", key)
 	}
 	return err
@@ -215,6 +222,7 @@ func (c Config) Validate() error {
 	if c.DatabaseMaxConns < 1 {
 		bad("database_max_conns: must be at least 1")
 	}
+	errs = append(errs, c.Throttle.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -43,8 +43,9 @@ func CookieName(base string, secure bool) string {
 type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
-	Passwords *throttle.Limiter // password guessing, per user and per client address
-	Hasher    *secret.Hasher    // bounded argon2id; nil hashes without bounds
+	Passwords *throttle.Limiter        // password guessing, per user
+	Addresses *throttle.AddressLimiter // password spraying, per client address
+	Hasher    *secret.Hasher           // bounded argon2id; nil hashes without bounds
 	Templates *templates.Templates
 	Static    http.FileSystem
 	CSRFKey   *secret.KeyedHash // CSRF tokens are keyed hashes of the sign-in or session a form acts on

@@ -119,8 +119,10 @@ func (h *Handler) password(c echo.Context) error {
 		page.Error = "Enter your email and password."
 		return h.render(c, http.StatusBadRequest, "login", page)
 	}
+	// The address alone refuses a sign-in only while it is spraying (many distinct accounts failing from
+	// it), and then only for a short delay; failures of a few accounts never shut out a whole office.
 	addrKey := throttle.PasswordAddrKey(c.RealIP())
-	if err := h.Passwords.Check(ctx, addrKey); err != nil {
+	if err := h.Addresses.Check(ctx, addrKey); err != nil {
 		return h.locked(c, f, err, false)
 	}
 	u, uerr := h.Store.UserByEmail(ctx, f.req.TenantID, email)
@@ -144,10 +146,8 @@ func (h *Handler) password(c echo.Context) error {
 	}
 	if !ok || u.Disabled {
 		h.events().SignInStep("pwd", "refused")
-		if _, err := h.Passwords.Fail(ctx, addrKey); err != nil && !isLocked(err) {
+		if err := h.Addresses.Fail(ctx, addrKey, throttle.Account(f.req.TenantID, email)); err != nil {
 			return err
-		} else if err != nil {
-			h.events().Lockout("pwd")
 		}
 		if uerr == nil {
 			if _, err := h.Passwords.Fail(ctx, throttle.PasswordUserKey(u.ID)); err != nil && !isLocked(err) {

@@ -187,7 +187,8 @@ type SigningKey struct {
 	ExpiresAt     *time.Time // after this the public key is no longer published
 }
 
-// Throttle counts consecutive failures for a key ("pwd:user:ID", "pwd:ip:ADDR", "otp:user:ID").
+// Throttle counts consecutive failures for a key ("pwd:user:ID", "otp:user:ID"). Client addresses are
+// limited by distinct failing accounts instead (ThrottleAccountFailed, ThrottlePace).
 type Throttle struct {
 	Key         string
 	Failures    int

@@ -33,5 +33,20 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 		}
 		total += res.RowsAffected
 	}
+	// Per-address windows: accounts counted longer ago than the window, and paces that have drained.
+	for _, q := range []struct {
+		model any
+		where string
+		arg   any
+	}{
+		{&throttleAccountRow{}, "expires_at < ?", now},
+		{&throttlePaceRow{}, "tat < ?", now.UnixMilli()},
+	} {
+		res := s.ctx(ctx).Where(q.where, q.arg).Delete(q.model)
+		if res.Error != nil {
+			return total, translate("sweep", res.Error)
+		}
+		total += res.RowsAffected
+	}
 	return total, nil
 }

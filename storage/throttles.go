@@ -46,3 +46,59 @@ func (s *Store) ThrottleFail(ctx context.Context, key string, now time.Time, loc
 func (s *Store) ThrottleReset(ctx context.Context, key string) error {
 	return translate("throttle reset", s.ctx(ctx).Where("key = ?", key).Delete(&throttleRow{}).Error)
 }
+
+type throttleAccountRow struct {
+	Key       string `gorm:"primaryKey"`
+	Account   string `gorm:"primaryKey"`
+	ExpiresAt time.Time
+}
+
+func (throttleAccountRow) TableName() string { return "throttle_accounts" }
+
+type throttlePaceRow struct {
+	Key string `gorm:"primaryKey"`
+	Tat int64  // theoretical arrival time, Unix milliseconds
+}
+
+func (throttlePaceRow) TableName() string { return "throttle_paces" }
+
+// ThrottleAccountFailed records that account (an opaque value, e.g. a hash of an email) failed under key
+// and reports whether that failure is new: true when no failure of the account was counted under key
+// within window before now, and the account is then counted again for window. One atomic upsert, so of
+// racers on one account exactly one sees it new.
+func (s *Store) ThrottleAccountFailed(ctx context.Context, key, account string, now time.Time, window time.Duration) (bool, error) {
+	res := s.ctx(ctx).Exec(`INSERT INTO throttle_accounts (key, account, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (key, account) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE throttle_accounts.expires_at <= ?`, key, account, utc(now.Add(window)), utc(now))
+	if res.Error != nil {
+		return false, translate("throttle account failed", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// ThrottlePace moves key's pace forward by interval in one atomic statement: the new pace is
+// max(pace, now) + interval (the theoretical arrival time of the generic cell rate algorithm), so it
+// drains in real time and racers never lose a step. It returns the new pace.
+func (s *Store) ThrottlePace(ctx context.Context, key string, now time.Time, interval time.Duration) (time.Time, error) {
+	n, iv := now.UnixMilli(), interval.Milliseconds()
+	var tat int64
+	err := s.ctx(ctx).Raw(`INSERT INTO throttle_paces (key, tat) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET tat = CASE WHEN throttle_paces.tat > ? THEN throttle_paces.tat ELSE ? END + ?
+		RETURNING tat`, key, n+iv, n, n, iv).Scan(&tat).Error
+	if err != nil {
+		return time.Time{}, translate("throttle pace", err)
+	}
+	return time.UnixMilli(tat).UTC(), nil
+}
+
+// ThrottlePaceOf returns key's pace; a key never paced has the zero time.
+func (s *Store) ThrottlePaceOf(ctx context.Context, key string) (time.Time, error) {
+	var r throttlePaceRow
+	if err := s.ctx(ctx).Where("key = ?", key).Limit(1).Find(&r).Error; err != nil {
+		return time.Time{}, translate("throttle pace", err)
+	}
+	if r.Key == "" {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(r.Tat).UTC(), nil
+}

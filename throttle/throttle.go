@@ -19,7 +19,7 @@ type Store interface {
 	ThrottleReset(ctx context.Context, key string) error
 }
 
-// maxLock caps every lock, however many failures were counted.
+// maxLock caps every lock of a policy without its own MaxLockout, however many failures were counted.
 const maxLock = 24 * time.Hour
 
 // Policy says how long a key is locked after a number of consecutive failures.
@@ -28,12 +28,16 @@ type Policy struct {
 	BaseDelay    time.Duration // delay after the first failure beyond FreeAttempts; doubles with each one after
 	MaxDelay     time.Duration // cap of that growing delay
 	LockoutAt    int           // failures at which the key is locked out (0: never)
-	LockoutFor   time.Duration // lockout length at LockoutAt; doubles with each failure beyond, capped at 24h
+	LockoutFor   time.Duration // lockout length at LockoutAt; doubles with each failure beyond, capped at MaxLockout
+	MaxLockout   time.Duration // cap of the lockout (0: 24h, or LockoutFor when that is longer)
 }
 
-// PasswordPolicy is the policy for password attempts, per user and per client address.
+// PasswordPolicy is the default policy for password attempts per user: growing delays first, and a
+// lockout only at the 100th consecutive failure (NIST SP 800-63B 5.2.2 allows no more than 100), short
+// and capped, because anyone who knows an email can trigger it.
 func PasswordPolicy() Policy {
-	return Policy{FreeAttempts: 3, BaseDelay: time.Second, MaxDelay: 30 * time.Second, LockoutAt: 10, LockoutFor: 15 * time.Minute}
+	return Policy{FreeAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute, LockoutAt: 100,
+		LockoutFor: 15 * time.Minute, MaxLockout: time.Hour}
 }
 
 // OTPPolicy is the policy for second-factor attempts (TOTP and recovery codes), per user. It has its own
@@ -44,17 +48,24 @@ func OTPPolicy() Policy {
 
 // LockFor returns how long a key stays locked after its failures-th consecutive failure: nothing while
 // failures <= FreeAttempts, then BaseDelay*2^(failures-FreeAttempts-1) capped at MaxDelay; from LockoutAt on
-// at least LockoutFor*2^(failures-LockoutAt), capped at 24h.
+// at least LockoutFor*2^(failures-LockoutAt), capped at MaxLockout.
 func (p Policy) LockFor(failures int) time.Duration {
 	var d time.Duration
 	if failures > p.FreeAttempts {
 		d = doubled(p.BaseDelay, failures-p.FreeAttempts-1, p.MaxDelay)
 	}
 	if p.LockoutAt > 0 && failures >= p.LockoutAt {
-		l := doubled(p.LockoutFor, failures-p.LockoutAt, max(maxLock, p.LockoutFor))
+		l := doubled(p.LockoutFor, failures-p.LockoutAt, p.maxLockout())
 		d = max(d, l)
 	}
 	return max(d, 0)
+}
+
+func (p Policy) maxLockout() time.Duration {
+	if p.MaxLockout > 0 {
+		return max(p.MaxLockout, p.LockoutFor)
+	}
+	return max(maxLock, p.LockoutFor)
 }
 
 // IsLockout reports whether failures reached the lockout threshold.

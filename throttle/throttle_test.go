@@ -43,16 +43,16 @@ func TestLockFor(t *testing.T) {
 		want     time.Duration
 	}{
 		{name: "pwd 0", policy: pwd, failures: 0, want: 0},
-		{name: "pwd 3 free", policy: pwd, failures: 3, want: 0},
-		{name: "pwd 4 base", policy: pwd, failures: 4, want: time.Second},
-		{name: "pwd 5 doubles", policy: pwd, failures: 5, want: 2 * time.Second},
-		{name: "pwd 8", policy: pwd, failures: 8, want: 16 * time.Second},
-		{name: "pwd 9 capped", policy: pwd, failures: 9, want: 30 * time.Second},
-		{name: "pwd 10 lockout", policy: pwd, failures: 10, want: 15 * time.Minute},
-		{name: "pwd 11 lockout doubles", policy: pwd, failures: 11, want: 30 * time.Minute},
-		{name: "pwd 16", policy: pwd, failures: 16, want: 16 * time.Hour},
-		{name: "pwd 17 capped at 24h", policy: pwd, failures: 17, want: 24 * time.Hour},
-		{name: "pwd huge no overflow", policy: pwd, failures: 1 << 30, want: 24 * time.Hour},
+		{name: "pwd 5 free", policy: pwd, failures: 5, want: 0},
+		{name: "pwd 6 base", policy: pwd, failures: 6, want: time.Second},
+		{name: "pwd 7 doubles", policy: pwd, failures: 7, want: 2 * time.Second},
+		{name: "pwd 11", policy: pwd, failures: 11, want: 32 * time.Second},
+		{name: "pwd 12 capped", policy: pwd, failures: 12, want: time.Minute},
+		{name: "pwd 99 still a delay", policy: pwd, failures: 99, want: time.Minute},
+		{name: "pwd 100 lockout", policy: pwd, failures: 100, want: 15 * time.Minute},
+		{name: "pwd 101 lockout doubles", policy: pwd, failures: 101, want: 30 * time.Minute},
+		{name: "pwd 102 capped at 1h", policy: pwd, failures: 102, want: time.Hour},
+		{name: "pwd huge no overflow", policy: pwd, failures: 1 << 30, want: time.Hour},
 		{name: "otp 2 free", policy: otp, failures: 2, want: 0},
 		{name: "otp 3 base", policy: otp, failures: 3, want: 2 * time.Second},
 		{name: "otp 4", policy: otp, failures: 4, want: 4 * time.Second},
@@ -63,6 +63,8 @@ func TestLockFor(t *testing.T) {
 		{name: "zero policy", policy: Policy{}, failures: 100, want: 0},
 		{name: "delay only", policy: Policy{FreeAttempts: 0, BaseDelay: time.Second, MaxDelay: time.Minute}, failures: 100, want: time.Minute},
 		{name: "lockout longer than 24h kept", policy: Policy{LockoutAt: 1, LockoutFor: 48 * time.Hour}, failures: 3, want: 48 * time.Hour},
+		{name: "otp lockout capped at 24h", policy: otp, failures: 30, want: 24 * time.Hour},
+		{name: "max lockout below lockout", policy: Policy{LockoutAt: 1, LockoutFor: time.Hour, MaxLockout: time.Minute}, failures: 3, want: time.Hour},
 		{name: "lockout shorter than delay", policy: Policy{BaseDelay: time.Hour, MaxDelay: 2 * time.Hour, LockoutAt: 1, LockoutFor: time.Second}, failures: 1, want: time.Hour},
 	}
 	for _, tc := range tests {
@@ -202,23 +204,24 @@ func TestCheckSeveralLockedKeys(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	st := openStore(t, filepath.Join(t.TempDir(), "t.db"))
-	l := &Limiter{Store: st, Policy: PasswordPolicy(), Now: clk.Now}
+	policy := Policy{FreeAttempts: 3, BaseDelay: time.Second, MaxDelay: 30 * time.Second, LockoutAt: 10, LockoutFor: 15 * time.Minute}
+	l := &Limiter{Store: st, Policy: policy, Now: clk.Now}
 	for range 4 { // 1s delay
-		if _, err := l.Fail(ctx, PasswordAddrKey("192.0.2.1")); err != nil {
+		if _, err := l.Fail(ctx, PasswordUserKey("u2")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 10 { // lockout
 		_, _ = l.Fail(ctx, PasswordUserKey("u1"))
 	}
-	err := l.Check(ctx, PasswordUserKey("u1"), PasswordAddrKey("192.0.2.1"))
+	err := l.Check(ctx, PasswordUserKey("u1"), PasswordUserKey("u2"))
 	le, ok := IsLocked(err)
 	if !ok || !le.Lockout || !le.Until.Equal(clk.Now().Add(15*time.Minute)) {
 		t.Fatalf("Check = %v, want lockout for 15m", err)
 	}
-	err = l.Check(ctx, PasswordAddrKey("192.0.2.1"))
+	err = l.Check(ctx, PasswordUserKey("u2"))
 	if le, ok := IsLocked(err); !ok || le.Lockout || !le.Until.Equal(clk.Now().Add(time.Second)) {
-		t.Fatalf("Check(addr) = %v, want a 1s delay, not a lockout", err)
+		t.Fatalf("Check(u2) = %v, want a 1s delay, not a lockout", err)
 	}
 }
 

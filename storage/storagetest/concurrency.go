@@ -20,6 +20,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"AcceptStep", testConcurrentAcceptStep},
 		{"RotateRefreshToken", testConcurrentRotateRefreshToken},
 		{"ThrottleFail", testConcurrentThrottleFail},
+		{"ThrottleWindow", testConcurrentThrottleWindow},
 		{"UseRecoveryCode", testConcurrentUseRecoveryCode},
 		{"BindAuthRequest", testConcurrentBindAuthRequest},
 		{"RecordLogin", testConcurrentRecordLogin},

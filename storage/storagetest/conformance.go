@@ -37,6 +37,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"ListAudit", testListAudit},
 		{"SigningKeys", testSigningKeys},
 		{"Throttles", testThrottles},
+		{"ThrottleWindow", testThrottleWindow},
 		{"Authenticators", testAuthenticators},
 		{"AcceptStep", testAcceptStep},
 		{"ResetMFA", testResetMFA},
