@@ -3,7 +3,6 @@ package admin
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -56,7 +55,7 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 // fresh reports whether this browser signed in with the second factor within freshFor.
 func (h *Handler) fresh(c echo.Context) bool {
 	s, ok := c.Get(sessionKey).(storage.Session)
-	return ok && (slices.Contains(s.Factors, storage.FactorOTP) || slices.Contains(s.Factors, storage.FactorRecoveryCode)) &&
+	return ok && mfa.HasSecondFactor(s.Factors) &&
 		h.Now().Sub(s.AuthTime) <= freshFor
 }
 

@@ -64,7 +64,7 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			// The token must carry what the tenant's policy demands now (a policy switched on after
 			// the token was issued is honoured at once).
-			if !mfa.Satisfied(mfa.Required(t.MFAEnabled, false), factorsOf(at.AMR)) {
+			if !mfa.Decide(mfa.FactorsFromAMR(at.AMR), t.MFAEnabled, false).Satisfied {
 				// RFC 9470: the challenge tells the client to sign the user in again with the second factor.
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_user_authentication", acr_values="`+mfa.ACRMFA+`"`)
 				return problem(c, http.StatusForbidden, "insufficient_user_authentication", "the tenant requires the second factor: sign in again with it")
@@ -74,22 +74,6 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(actorKey, a)
 		return next(c)
 	}
-}
-
-// factorsOf maps amr values back to the factors they stand for.
-func factorsOf(amr []string) []string {
-	var f []string
-	for _, v := range amr {
-		switch v {
-		case "pwd":
-			f = append(f, storage.FactorPassword)
-		case "otp":
-			f = append(f, storage.FactorOTP)
-		case "kba":
-			f = append(f, storage.FactorRecoveryCode)
-		}
-	}
-	return f
 }
 
 func unauthorized(c echo.Context, code, detail string) error {

@@ -68,7 +68,7 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 		return nil, errExpired
 	}
 	if needUser {
-		if a.UserID == "" || !slices.Contains(a.Factors, storage.FactorPassword) {
+		if a.UserID == "" || !slices.Contains(a.Factors, mfa.FactorPassword) {
 			return nil, errOutOfOrder
 		}
 		if f.user, err = h.Store.UserByID(ctx, a.UserID); err != nil || f.user.Disabled {

@@ -163,7 +163,7 @@ func (h *Handler) password(c echo.Context) error {
 	if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 		return err
 	}
-	if err := h.recordLogin(c, f, u.ID, []string{storage.FactorPassword}, h.Now()); err != nil {
+	if err := h.recordLogin(c, f, u.ID, []string{mfa.FactorPassword}, h.Now()); err != nil {
 		return err
 	}
 	h.audit(c, f, u.ID, "login.password_accepted")
@@ -278,7 +278,7 @@ func (h *Handler) otp(c echo.Context) error {
 		return err
 	}
 	h.events().SignInStep("otp", "accepted")
-	return h.recordSecondFactor(c, f, storage.FactorOTP)
+	return h.recordSecondFactor(c, f, mfa.FactorOTP)
 }
 
 func (h *Handler) recordSecondFactor(c echo.Context, f *flow, factor string) error {
@@ -321,7 +321,7 @@ func (h *Handler) recovery(c echo.Context) error {
 		return err
 	}
 	h.events().SignInStep("rec", "accepted")
-	return h.recordSecondFactor(c, f, storage.FactorRecoveryCode)
+	return h.recordSecondFactor(c, f, mfa.FactorRecoveryCode)
 }
 
 func (h *Handler) issuerName(f *flow) string {
@@ -422,7 +422,7 @@ func (h *Handler) enrol(c echo.Context) error {
 	}
 	h.events().Enrolled()
 	h.events().SignInStep("otp", "accepted")
-	if err := h.recordLogin(c, f, f.req.UserID, withFactor(f.req.Factors, storage.FactorOTP), h.Now()); err != nil {
+	if err := h.recordLogin(c, f, f.req.UserID, withFactor(f.req.Factors, mfa.FactorOTP), h.Now()); err != nil {
 		return err
 	}
 	a, err := h.Store.AuthRequestByID(ctx, f.req.ID)

@@ -141,7 +141,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 	}
 	code, ok := normaliseCode(code)
 	if !ok {
-		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, storage.FactorOTP, ErrInvalidCode)
+		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	key, err := s.Sealer.Open(p.SecretSealed, []byte(p.UserID))
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	if !ok {
-		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, storage.FactorOTP, ErrInvalidCode)
+		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	plain, hashed, err := s.newRecoveryCodes()
 	if err != nil {
@@ -169,7 +169,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 	case err != nil:
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
-	s.succeed(ctx, user, meta, AuditEnrolmentConfirmed, map[string]any{"factor": storage.FactorOTP})
+	s.succeed(ctx, user, meta, AuditEnrolmentConfirmed, map[string]any{"factor": FactorOTP})
 	return plain, nil
 }
 

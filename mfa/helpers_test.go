@@ -211,7 +211,7 @@ func (f *fixture) signIn(t *testing.T, user storage.User) string {
 	now := f.clk.Now()
 	a := storage.AuthRequest{ID: storage.NewID(), TenantID: f.tenant.ID, ClientID: f.client.ID, RedirectURI: "https://app.example/cb",
 		ResponseType: "code", CreatedAt: now, ExpiresAt: now.Add(time.Hour), BrowserHash: "browser", UserID: user.ID,
-		Factors: []string{storage.FactorPassword}, AuthTime: now}
+		Factors: []string{FactorPassword}, AuthTime: now}
 	if err := f.st.CreateAuthRequest(ctx, a); err != nil {
 		t.Fatalf("create auth request: %v", err)
 	}

@@ -6,8 +6,6 @@ package mfa
 import (
 	"slices"
 	"strings"
-
-	"github.com/portcullis/portcullis/storage"
 )
 
 // Authentication context class references that Portcullis issues in the acr claim.
@@ -33,14 +31,15 @@ func Required(tenantEnabled, requestDemands bool) bool { return tenantEnabled ||
 // Satisfied reports whether the proven factors meet the requirement: a password always, and a TOTP code
 // or a recovery code when the second factor is required.
 func Satisfied(required bool, factors []string) bool {
-	if !slices.Contains(factors, storage.FactorPassword) {
+	if !slices.Contains(factors, FactorPassword) {
 		return false
 	}
-	return !required || hasSecondFactor(factors)
+	return !required || HasSecondFactor(factors)
 }
 
-func hasSecondFactor(factors []string) bool {
-	return slices.Contains(factors, storage.FactorOTP) || slices.Contains(factors, storage.FactorRecoveryCode)
+// HasSecondFactor reports whether the factors include a second factor (a TOTP or a recovery code).
+func HasSecondFactor(factors []string) bool {
+	return slices.Contains(factors, FactorOTP) || slices.Contains(factors, FactorRecoveryCode)
 }
 
 // AMR returns the RFC 8176 amr values for the proven factors, in a fixed order:
@@ -48,13 +47,13 @@ func hasSecondFactor(factors []string) bool {
 // It returns nil when no factor is proven.
 func AMR(factors []string) []string {
 	var out []string
-	if slices.Contains(factors, storage.FactorPassword) {
+	if slices.Contains(factors, FactorPassword) {
 		out = append(out, AMRPassword)
 	}
-	if slices.Contains(factors, storage.FactorOTP) {
+	if slices.Contains(factors, FactorOTP) {
 		out = append(out, AMROTP)
 	}
-	if slices.Contains(factors, storage.FactorRecoveryCode) {
+	if slices.Contains(factors, FactorRecoveryCode) {
 		out = append(out, AMRKBA)
 	}
 	if len(out) >= 2 {

@@ -28,7 +28,7 @@ func TestRequired(t *testing.T) {
 }
 
 func TestFactorPolicy(t *testing.T) {
-	pwd, otp, rec := storage.FactorPassword, storage.FactorOTP, storage.FactorRecoveryCode
+	pwd, otp, rec := FactorPassword, FactorOTP, FactorRecoveryCode
 	tests := []struct {
 		name         string
 		factors      []string
@@ -112,5 +112,45 @@ func TestState(t *testing.T) {
 				t.Errorf("State = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDecide covers every combination of tenant policy, the request's demand for MFA and the factors
+// a sign-in, token or session can carry.
+func TestDecide(t *testing.T) {
+	pwd, otp, rec := FactorPassword, FactorOTP, FactorRecoveryCode
+	factorSets := map[string][]string{
+		"none": nil, "pwd": {pwd}, "otp": {otp}, "pwd+otp": {pwd, otp}, "pwd+rec": {pwd, rec}, "rec": {rec}, "pwd+unknown": {pwd, "hwk"},
+	}
+	for name, factors := range factorSets {
+		for _, tenant := range []bool{false, true} {
+			for _, request := range []bool{false, true} {
+				v := Decide(factors, tenant, request)
+				hasPwd := slices.Contains(factors, pwd)
+				second := slices.Contains(factors, otp) || slices.Contains(factors, rec)
+				wantRequired := tenant || request
+				wantSatisfied := hasPwd && (!wantRequired || second)
+				if v.Satisfied != wantSatisfied || v.Required != wantRequired {
+					t.Errorf("%s tenant=%v request=%v: %+v, want satisfied %v required %v", name, tenant, request, v, wantSatisfied, wantRequired)
+				}
+				if v.SecondFactorMissing() != (hasPwd && wantRequired && !second) {
+					t.Errorf("%s tenant=%v request=%v: SecondFactorMissing = %v", name, tenant, request, v.SecondFactorMissing())
+				}
+				if !slices.Equal(v.AMR, AMR(factors)) || v.ACR != ACR(factors) {
+					t.Errorf("%s: amr %v acr %q", name, v.AMR, v.ACR)
+				}
+			}
+		}
+	}
+}
+
+func TestFactorsFromAMR(t *testing.T) {
+	for _, factors := range [][]string{{FactorPassword}, {FactorPassword, FactorOTP}, {FactorPassword, FactorRecoveryCode}} {
+		if got := FactorsFromAMR(AMR(factors)); !slices.Equal(got, factors) {
+			t.Errorf("FactorsFromAMR(AMR(%v)) = %v", factors, got)
+		}
+	}
+	if got := FactorsFromAMR([]string{"mfa", "hwk", "sms"}); got != nil {
+		t.Errorf("unknown amr values gave factors %v", got)
 	}
 }

@@ -109,7 +109,7 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 	}
 	canon, ok := normaliseRecoveryCode(code)
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, storage.FactorRecoveryCode, ErrInvalidCode)
+		return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 	}
 	codes, err := s.Store.UnusedRecoveryCodes(ctx, user.ID)
 	if err != nil {
@@ -127,14 +127,14 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 		if err := s.Store.UseRecoveryCode(ctx, c.ID, s.now()); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
 				// Spent a moment ago by a racing request: single use wins.
-				return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, storage.FactorRecoveryCode, ErrInvalidCode)
+				return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 			}
 			return fmt.Errorf("use recovery code: %w", err)
 		}
-		s.succeed(ctx, user, meta, AuditRecoveryCodeUsed, map[string]any{"factor": storage.FactorRecoveryCode, "codes_left": len(codes) - 1})
+		s.succeed(ctx, user, meta, AuditRecoveryCodeUsed, map[string]any{"factor": FactorRecoveryCode, "codes_left": len(codes) - 1})
 		return nil
 	}
-	return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, storage.FactorRecoveryCode, ErrInvalidCode)
+	return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 }
 
 // RegenerateRecoveryCodes replaces the user's recovery codes with ten new ones and returns them in plain

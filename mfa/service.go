@@ -200,7 +200,7 @@ func (s *Service) Verify(ctx context.Context, user storage.User, code string, me
 	}
 	code, ok := normaliseCode(code)
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditCodeRefused, storage.FactorOTP, ErrInvalidCode)
+		return s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	key, err := s.openSecret(a)
 	if err != nil {
@@ -212,16 +212,16 @@ func (s *Service) Verify(ctx context.Context, user storage.User, code string, me
 		return fmt.Errorf("verify code: %w", err)
 	}
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditCodeRefused, storage.FactorOTP, ErrInvalidCode)
+		return s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	// The compare-and-set in the database is the replay guard: it refuses this step if it, or a later
 	// one, was accepted before, also when another instance accepted it a moment ago.
 	if err := s.Store.AcceptStep(ctx, a.ID, step, now); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return s.refuse(ctx, user, meta, AuditReplayRefused, storage.FactorOTP, ErrReplay)
+			return s.refuse(ctx, user, meta, AuditReplayRefused, FactorOTP, ErrReplay)
 		}
 		return fmt.Errorf("verify code: %w", err)
 	}
-	s.succeed(ctx, user, meta, AuditCodeAccepted, map[string]any{"factor": storage.FactorOTP})
+	s.succeed(ctx, user, meta, AuditCodeAccepted, map[string]any{"factor": FactorOTP})
 	return nil
 }

@@ -198,13 +198,12 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 			v.audience = append(v.audience, s.AdminAudience)
 		}
 	}
-	required := mfa.Required(t.MFAEnabled, a.RequireMFA)
+	verdict := mfa.Decide(a.Factors, t.MFAEnabled, a.RequireMFA)
 	// An issued code carries the request past its login deadline; before that, an expired request is
 	// never done.
 	live := s.Now().Before(a.ExpiresAt) || a.CodeHash != ""
-	v.done = !u.Disabled && u.TenantID == a.TenantID && live && mfa.Satisfied(required, a.Factors)
-	v.amr = mfa.AMR(a.Factors)
-	v.acr = mfa.ACR(a.Factors)
+	v.done = !u.Disabled && u.TenantID == a.TenantID && live && verdict.Satisfied
+	v.amr, v.acr = verdict.AMR, verdict.ACR
 	return v, nil
 }
 
@@ -358,7 +357,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if mfa.Required(t.MFAEnabled, false) && !slices.Contains(rt.AMR, "mfa") {
+	if !mfa.Decide(mfa.FactorsFromAMR(rt.AMR), t.MFAEnabled, false).Satisfied {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the tenant now requires multi-factor authentication: sign in again")
 	}
 	return &refreshRequest{rt: rt}, nil

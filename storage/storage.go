@@ -23,13 +23,6 @@ const (
 	RoleMember = "member"
 )
 
-// Factors that a sign-in can prove (RFC 8176 names where one exists).
-const (
-	FactorPassword     = "pwd"
-	FactorOTP          = "otp"
-	FactorRecoveryCode = "rec"
-)
-
 // Authenticator states.
 const (
 	AuthenticatorPending = "pending"
@@ -115,7 +108,7 @@ type AuthRequest struct {
 	BrowserHash string // hash of the login cookie that this request is bound to; empty until bound
 
 	UserID   string
-	Factors  []string // proven factors, e.g. ["pwd","otp"]
+	Factors  []string // proven factors, opaque here (package mfa names them)
 	AuthTime time.Time
 
 	CodeHash      string

@@ -185,7 +185,7 @@ func testConcurrentRecordLogin(t *testing.T, st *storage.Store) {
 		users[i] = mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
 	}
 	winner := wantOneWinner(t, race(func(i int) error {
-		return st.RecordLogin(ctx, prev, users[i].ID, []string{storage.FactorPassword}, now())
+		return st.RecordLogin(ctx, prev, users[i].ID, []string{factorPassword}, now())
 	}))
 	got, err := st.AuthRequestByID(ctx, a.ID)
 	wantErr(t, "AuthRequestByID", err, nil)

@@ -56,6 +56,14 @@ func runTests(t *testing.T, open func(testing.TB) *storage.Store, tests []subTes
 
 // now is a time with the precision that every dialect keeps (PostgreSQL: microseconds), in UTC, so that
 // records round-trip unchanged and compare with reflect.DeepEqual.
+// Factors as the storage keeps them: opaque strings (package mfa names them; storagetest must not
+// import mfa, whose tests use this package).
+const (
+	factorPassword = "pwd"
+	factorOTP      = "otp"
+	factorRecovery = "rec"
+)
+
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func ptr[T any](v T) *T { return &v }
@@ -93,7 +101,7 @@ func mustClient(t *testing.T, st *storage.Store, tenantID, name string) storage.
 func mustSession(t *testing.T, st *storage.Store, u storage.User, expiresAt time.Time) storage.Session {
 	t.Helper()
 	at := now()
-	s := storage.Session{ID: storage.NewID(), TenantID: u.TenantID, UserID: u.ID, Factors: []string{storage.FactorPassword},
+	s := storage.Session{ID: storage.NewID(), TenantID: u.TenantID, UserID: u.ID, Factors: []string{factorPassword},
 		AuthTime: at, CreatedAt: at, ExpiresAt: expiresAt}
 	if err := st.CreateSession(t.Context(), s); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -142,7 +150,7 @@ func (w world) mustCodeRequest(t *testing.T, st *storage.Store, codeHash string,
 		t.Fatalf("BindAuthRequest: %v", err)
 	}
 	a.BrowserHash = "browser"
-	if err := st.RecordLogin(ctx, a, w.user.ID, []string{storage.FactorPassword}, now()); err != nil {
+	if err := st.RecordLogin(ctx, a, w.user.ID, []string{factorPassword}, now()); err != nil {
 		t.Fatalf("RecordLogin: %v", err)
 	}
 	if err := st.SaveAuthCode(ctx, a.ID, codeHash, codeExpiresAt); err != nil {

@@ -21,7 +21,7 @@ func testAuthRequestRoundTrip(t *testing.T, st *storage.Store) {
 	full.RequireMFA = true
 	full.BrowserHash = "browser"
 	full.UserID = w.user.ID
-	full.Factors = []string{storage.FactorPassword, storage.FactorOTP}
+	full.Factors = []string{factorPassword, factorOTP}
 	full.AuthTime = now()
 	full.CodeHash = "code-hash"
 	full.CodeExpiresAt = now().Add(time.Minute)
@@ -77,8 +77,8 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 	ctx := t.Context()
 	w := newWorld(t, st)
 	bob := mustUser(t, st, w.tenant.ID, "bob@example.com")
-	pwd := []string{storage.FactorPassword}
-	both := []string{storage.FactorPassword, storage.FactorOTP}
+	pwd := []string{factorPassword}
+	both := []string{factorPassword, factorOTP}
 
 	unbound := w.mustAuthRequest(t, st)
 	wantErr(t, "RecordLogin on an unbound request", st.RecordLogin(ctx, unbound, w.user.ID, pwd, now()), storage.ErrConflict)
