@@ -189,13 +189,21 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: cfg.Throttle.PasswordPolicy(), Now: a.Now},
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
-		Evaluate:  st.Evaluate, Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
+		Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
 		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = login.ErrorHandler(tpl, a.Log)
+	// One error path per surface: problem documents for the API, pages for everything else.
+	pages, api := login.ErrorHandler(tpl, a.Log), admin.APIErrorHandler(a.Log)
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			api(err, c)
+			return
+		}
+		pages(err, c)
+	}
 	e.IPExtractor = echo.ExtractIPDirect()
 	if cfg.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()

@@ -3,7 +3,6 @@ package login
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 	"github.com/portcullis/portcullis/templates"
 )
 
-// flow is one auth request with what the pages need to know about it.
+// flow is one sign-in (auth request) with what its pages need to know, read once per request.
 type flow struct {
 	req    storage.AuthRequest
 	tenant storage.Tenant
@@ -23,21 +22,24 @@ type flow struct {
 	user   storage.User // zero until the password step
 }
 
-var (
-	errExpired = &PageError{Status: http.StatusBadRequest, Heading: "This sign-in has expired",
-		Message: "Go back to the app you came from and sign in again."}
-	errOtherBrowser = &PageError{Status: http.StatusForbidden, Heading: "This sign-in belongs to another browser",
-		Message: "For your security a sign-in must be finished in the browser that started it. Go back to the app and sign in again."}
-	errOutOfOrder = &PageError{Status: http.StatusBadRequest, Heading: "Please sign in first",
-		Message: "This step needs your email and password first. Go back to the app and sign in again."}
-)
-
 func (h *Handler) base(f *flow, c echo.Context, title string) templates.Base {
-	return templates.Base{Title: title, TenantName: f.tenant.Name, AppName: f.client.Name, CSRFToken: csrfToken(c)}
+	return templates.Base{Title: title, TenantName: f.tenant.Name, AppName: f.client.Name, CSRFToken: CSRFToken(c)}
 }
 
-// load reads the auth request named by the authRequestID parameter. Unless binding is false, the
-// request must be bound to this browser's login cookie: every step of a login comes from one browser.
+func (h *Handler) meta(c echo.Context, f *flow) mfa.Meta {
+	return mfa.Meta{Address: c.RealIP(), ClientID: f.client.ID}
+}
+
+func (h *Handler) issuerName(f *flow) string {
+	if f.tenant.Name != "" {
+		return f.tenant.Name
+	}
+	return h.Issuer
+}
+
+// load reads the sign-in named by the authRequestID parameter, which must be live and bound to this
+// browser's login cookie: every step of a sign-in comes from one browser. With needUser, the password
+// must have been proven (or carried over from a session) by a user who is still allowed in.
 func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 	id := c.QueryParam("authRequestID")
 	if id == "" {
@@ -54,7 +56,7 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 		}
 		return nil, err
 	}
-	if !h.Now().Before(a.ExpiresAt) || a.ConsumedAt != nil || a.CodeHash != "" {
+	if !h.live(a) {
 		return nil, errExpired
 	}
 	if a.BrowserHash == "" || !h.boundHere(c, a) {
@@ -71,11 +73,16 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 		if a.UserID == "" || !slices.Contains(a.Factors, mfa.FactorPassword) {
 			return nil, errOutOfOrder
 		}
-		if f.user, err = h.Store.UserByID(ctx, a.UserID); err != nil || f.user.Disabled {
+		if f.user, err = h.Store.UserByID(ctx, a.UserID); err != nil || f.user.Disabled || f.user.TenantID != a.TenantID {
 			return nil, errOutOfOrder
 		}
 	}
 	return f, nil
+}
+
+// live reports whether a sign-in can still take steps: not expired, no code issued, not consumed.
+func (h *Handler) live(a storage.AuthRequest) bool {
+	return h.Now().Before(a.ExpiresAt) && a.ConsumedAt == nil && a.CodeHash == ""
 }
 
 func (h *Handler) boundHere(c echo.Context, a storage.AuthRequest) bool {
@@ -127,7 +134,7 @@ func (h *Handler) ensureBinding(c echo.Context) error {
 }
 
 // recordLogin records who signs in and the factors proven so far, after moving the sign-in to a new
-// binding of this browser (see rebind).
+// binding of this browser (see rebind), and keeps f in step with what it wrote.
 func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []string, authTime time.Time) error {
 	hash, err := h.rebind(c)
 	if err != nil {
@@ -141,63 +148,29 @@ func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []
 	return nil
 }
 
-func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie {
-	ck := &http.Cookie{Name: CookieName(name, h.Secure), Value: value, Path: "/", HttpOnly: true, Secure: h.Secure, SameSite: http.SameSiteLaxMode}
-	if maxAge > 0 {
-		ck.MaxAge = int(maxAge.Seconds())
-	}
-	if maxAge < 0 {
-		ck.MaxAge = -1
-	}
-	return ck
-}
-
-// session returns the browser's live SSO session for the tenant, if any.
-func (h *Handler) session(c echo.Context, tenantID string) (storage.Session, bool) {
-	ck, err := c.Cookie(CookieName(SessionCookie, h.Secure))
+// readSession is the one reader of the browser's SSO session: a live session of a user who still
+// exists, is not disabled and belongs to the session's tenant. The sign-in pages and (through
+// BrowserSession) the account pages read it here.
+func (h *Handler) readSession(r *http.Request) (storage.Session, storage.User, bool) {
+	ck, err := r.Cookie(CookieName(SessionCookie, h.Secure))
 	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
-		return storage.Session{}, false
+		return storage.Session{}, storage.User{}, false
 	}
-	s, err := h.Store.SessionByID(c.Request().Context(), secret.TokenHash(ck.Value))
-	if err != nil || !h.Now().Before(s.ExpiresAt) || s.TenantID != tenantID {
-		return storage.Session{}, false
+	s, err := h.Store.SessionByID(r.Context(), secret.TokenHash(ck.Value))
+	if err != nil || !h.Now().Before(s.ExpiresAt) {
+		return storage.Session{}, storage.User{}, false
 	}
-	u, err := h.Store.UserByID(c.Request().Context(), s.UserID)
-	if err != nil || u.Disabled || u.TenantID != tenantID {
-		return storage.Session{}, false
+	u, err := h.Store.UserByID(r.Context(), s.UserID)
+	if err != nil || u.Disabled || u.TenantID != s.TenantID {
+		return storage.Session{}, storage.User{}, false
 	}
-	return s, true
+	return s, u, true
 }
 
-// advance decides what comes after a factor was recorded: the app (done), the code page, or enrolment.
-func (h *Handler) advance(c echo.Context, f *flow) error {
-	ctx := c.Request().Context()
-	a, err := h.Store.AuthRequestByID(ctx, f.req.ID)
-	if err != nil {
-		return errExpired
-	}
-	f.req = a
-	done, _, _, err := h.Evaluate(ctx, a)
-	if err != nil {
-		return err
-	}
-	if done {
-		if err := h.startSession(c, f); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, h.Callback(c.Request(), a.ID))
-	}
-	return c.Redirect(http.StatusSeeOther, h.nextStep(c, f))
-}
-
-// nextStep is the URL of the second-factor page this user needs: code if enrolled, else enrolment.
-func (h *Handler) nextStep(c echo.Context, f *flow) string {
-	q := "?authRequestID=" + url.QueryEscape(f.req.ID)
-	auth, err := h.Store.AuthenticatorByUser(c.Request().Context(), f.req.UserID)
-	if err == nil && auth.State == storage.AuthenticatorActive {
-		return "/login/otp" + q
-	}
-	return "/login/enrol" + q
+// BrowserSession returns the browser's SSO session, with every check of readSession.
+func (h *Handler) BrowserSession(r *http.Request) (storage.Session, bool) {
+	s, _, ok := h.readSession(r)
+	return s, ok
 }
 
 // startSession creates the SSO session for the factors recorded on the request, under a new id
@@ -218,15 +191,4 @@ func (h *Handler) startSession(c echo.Context, f *flow) error {
 	}
 	c.SetCookie(h.cookie(SessionCookie, v, h.SessionTTL))
 	return nil
-}
-
-func withFactor(factors []string, f string) []string {
-	if slices.Contains(factors, f) {
-		return factors
-	}
-	return append(slices.Clone(factors), f)
-}
-
-func (h *Handler) meta(c echo.Context, f *flow) mfa.Meta {
-	return mfa.Meta{Address: c.RealIP(), ClientID: f.client.ID}
 }

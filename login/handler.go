@@ -1,15 +1,15 @@
-// Package login is the sign-in UI (Echo): password, TOTP code, recovery code, TOTP enrolment and
-// sign-out. It records each proven factor on the auth request; whether the request is done is always
-// computed by the provider from those facts and the tenant's policy, never set here.
+// Package login is the sign-in UI (Echo): password, TOTP code, recovery code, enrolment code, TOTP
+// enrolment and sign-out. One state machine (machine.go) decides what comes next in a sign-in; each
+// page is one handler that ends by asking it. It records each proven factor on the auth request; whether
+// the request is done is decided by mfa.Decide, the rule the provider applies again when it issues the
+// code. It depends on mfa, secret, storage records, templates and throttle; never on op or admin (they
+// meet through functions that app passes in).
 package login
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,27 +22,37 @@ import (
 	"github.com/portcullis/portcullis/throttle"
 )
 
-// Cookie names. Under https they get the __Host- prefix (CookieName): such a cookie is Secure, has no
-// Domain and the path /, so neither a sibling subdomain nor a plain-http network attacker can plant it.
-// Plain http (dev on localhost) keeps the bare names; there the binding and CSRF rules still hold,
-// but a planted cookie cannot be ruled out.
-const (
-	LoginCookie   = "portcullis_login"   // binds an auth request to the browser that started it
-	SessionCookie = "portcullis_session" // the SSO session
-)
+// Store is the part of the storage the login UI uses; *storage.Store implements it.
+type Store interface {
+	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+	BindAuthRequest(ctx context.Context, id, browserHash string) error
+	RebindBrowser(ctx context.Context, oldHash, newHash string) error
+	RecordLogin(ctx context.Context, prev storage.AuthRequest, userID string, factors []string, authTime time.Time) error
+	DeleteAuthRequest(ctx context.Context, id string) error
+	TenantByID(ctx context.Context, id string) (storage.Tenant, error)
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
+	UserByEmail(ctx context.Context, tenantID, email string) (storage.User, error)
+	SessionByID(ctx context.Context, id string) (storage.Session, error)
+	CreateSession(ctx context.Context, s storage.Session) error
+	DeleteSession(ctx context.Context, id string) error
+	AddAudit(ctx context.Context, ev storage.AuditEvent) error
+}
 
-// CookieName is the name a cookie has on the wire.
-func CookieName(base string, secure bool) string {
-	if secure {
-		return "__Host-" + base
-	}
-	return base
+// SecondFactor is the part of the mfa service the login UI uses; *mfa.Service implements it.
+type SecondFactor interface {
+	Standing(ctx context.Context, userID, authRequestID string) (mfa.Standing, error)
+	Verify(ctx context.Context, user storage.User, code string, meta mfa.Meta) error
+	UseRecoveryCode(ctx context.Context, user storage.User, code string, meta mfa.Meta) error
+	Enrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta mfa.Meta) (mfa.Enrolment, error)
+	RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta mfa.Meta) (mfa.Enrolment, error)
+	ConfirmEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta mfa.Meta) ([]string, error)
 }
 
 // Handler serves the login UI. Its fields are its dependencies.
 type Handler struct {
-	Store     *storage.Store
-	MFA       *mfa.Service
+	Store     Store
+	MFA       SecondFactor
 	Passwords *throttle.Limiter        // password guessing, per user
 	Addresses *throttle.AddressLimiter // password spraying, per client address
 	Hasher    *secret.Hasher           // bounded argon2id; nil hashes without bounds
@@ -50,8 +60,6 @@ type Handler struct {
 	Static    http.FileSystem
 	CSRFKey   *secret.KeyedHash // CSRF tokens are keyed hashes of the sign-in or session a form acts on
 
-	// Evaluate is the provider's verdict on an auth request: done, amr, acr (op.Storage.Evaluate).
-	Evaluate func(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error)
 	// Callback returns the provider's callback URL for a done request.
 	Callback func(r *http.Request, authRequestID string) string
 	// VerifyHint checks an id_token_hint at end_session and returns its subject and tenant.
@@ -70,10 +78,16 @@ type Handler struct {
 
 // Events receives what happened in sign-ins, for metrics.
 type Events interface {
-	SignInStep(factor, outcome string) // factor: pwd, otp, rec, session; outcome: accepted, refused, replayed, busy
+	SignInStep(factor, outcome string) // factor: an mfa factor, "session" or "enrolment_code"; outcome: accepted, refused, replayed, busy
 	Enrolled()
-	Lockout(kind string) // pwd or otp
+	Lockout(kind string) // an mfa factor: pwd or otp
 }
+
+// Labels of sign-in steps that are not factors.
+const (
+	stepSession       = "session"
+	stepEnrolmentCode = "enrolment_code"
+)
 
 type noEvents struct{}
 
@@ -88,7 +102,7 @@ func (h *Handler) events() Events {
 	return h.Events
 }
 
-// Register lists every route of the login UI on g (mounted at /login).
+// Register lists every route of the login UI on g (mounted at /login): one handler per page and form.
 func (h *Handler) Register(g *echo.Group) {
 	g.Use(middleware.BodyLimit("64K"), SecurityHeaders, h.CSRF(h.csrfBinding))
 	g.GET("/", h.start)
@@ -97,160 +111,14 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/otp", h.otp)
 	g.GET("/recovery", h.recoveryPage)
 	g.POST("/recovery", h.recovery)
+	g.GET("/enrol-code", h.enrolCodePage)
+	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)
-	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)
 	g.GET("/static/*", echo.WrapHandler(http.StripPrefix("/login/static/", http.FileServer(h.Static))))
-}
-
-// CSRF checks the token of every state-changing form. A token is a MAC of what the form acts on, which
-// the server minted: the SSO session for the account pages, the sign-in (auth request, which must also
-// be bound to this browser's cookie) for the sign-in pages. A token can be neither made up nor planted
-// with a cookie, and one taken from another browser or sign-in is worth nothing. binding returns what
-// this request acts on ("" when nothing); the middleware puts the page's token in the context
-// (CSRFToken reads it).
-func (h *Handler) CSRF(binding func(c echo.Context) string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			b := binding(c)
-			if b != "" {
-				c.Set(csrfContextKey, h.CSRFKey.Sum(csrfMessage(b)))
-			}
-			switch c.Request().Method {
-			case http.MethodGet, http.MethodHead, http.MethodOptions:
-				return next(c)
-			}
-			if sent := c.FormValue("_csrf"); b == "" || sent == "" || len(sent) > 128 || !h.CSRFKey.Equal(sent, csrfMessage(b)) {
-				return &PageError{Status: http.StatusForbidden, Heading: "This form has expired",
-					Message: "Go back, reload the page and try again.", Err: errors.New("csrf token missing or not this browser's")}
-			}
-			return next(c)
-		}
-	}
-}
-
-// SessionBinding is the CSRF binding of the account pages: the browser's SSO session cookie.
-func (h *Handler) SessionBinding(c echo.Context) string {
-	ck, err := c.Cookie(CookieName(SessionCookie, h.Secure))
-	if err != nil || ck.Value == "" || len(ck.Value) > 64 {
-		return ""
-	}
-	return "session\x00" + ck.Value
-}
-
-// csrfBinding is the CSRF binding of the sign-in pages: the sign-in (auth request) the form continues;
-// the handlers check that it is bound to this browser. It does not change when the browser's binding
-// is renewed at each step, so a sign-in open in two tabs keeps working. The sign-out form (no sign-in)
-// binds to the session, or to the browser's binding.
-func (h *Handler) csrfBinding(c echo.Context) string {
-	id := c.QueryParam("authRequestID")
-	if id == "" && c.Request().Method == http.MethodPost {
-		id = c.FormValue("authRequestID")
-	}
-	if id != "" && len(id) <= 64 {
-		return "signin\x00" + id
-	}
-	if s := h.SessionBinding(c); s != "" {
-		return s
-	}
-	if b := h.loginBinding(c); b != "" {
-		return "browser\x00" + b
-	}
-	return ""
-}
-
-const csrfContextKey = "csrf"
-
-func csrfMessage(binding string) string { return "csrf\x00" + binding }
-
-// CSRFToken is the CSRF token for the forms of the page being rendered.
-func CSRFToken(c echo.Context) string {
-	t, _ := c.Get(csrfContextKey).(string)
-	return t
-}
-
-// SecurityHeaders sets the page policy: no framing, no foreign content, no caching of forms.
-func SecurityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		hd := c.Response().Header()
-		// No form-action: browsers apply it to the redirects after a POST, and a finished sign-in
-		// redirects to the app's origin (found by the headless Chromium tests).
-		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "+
-			"frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		if c.Request().URL.Path != "" && !isStatic(c.Request().URL.Path) {
-			hd.Set("Cache-Control", "no-store")
-		}
-		return next(c)
-	}
-}
-
-func isStatic(p string) bool { return len(p) > 14 && p[:14] == "/login/static/" }
-
-// PageError is an error that a person sees as a page.
-type PageError struct {
-	Status           int
-	Heading, Message string
-	Err              error
-}
-
-func (e *PageError) Error() string {
-	if e.Err != nil {
-		return e.Heading + ": " + e.Err.Error()
-	}
-	return e.Heading
-}
-
-func (e *PageError) Unwrap() error { return e.Err }
-
-// ErrorHandler renders errors of the login and admin pages as readable pages; it is the echo
-// HTTPErrorHandler (STYLE rule 11). JSON routes under /api/ get problem details.
-func ErrorHandler(t *templates.Templates, log *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		status, heading, message := http.StatusInternalServerError, "Something went wrong", "Please try again in a moment."
-		var pe *PageError
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &pe):
-			status, heading, message = pe.Status, pe.Heading, pe.Message
-		case errors.As(err, &he):
-			status = he.Code
-			heading = http.StatusText(he.Code)
-			message = ""
-			if m, ok := he.Message.(string); ok && status < 500 {
-				message = m
-			}
-			if status == http.StatusRequestEntityTooLarge {
-				message = "The form you sent is too large."
-			}
-		}
-		if status >= 500 {
-			log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "err", err)
-		} else {
-			log.InfoContext(c.Request().Context(), "request refused", "path", c.Request().URL.Path, "status", status, "err", err)
-		}
-		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-			c.Response().Header().Set("Content-Type", "application/problem+json")
-			c.Response().WriteHeader(status)
-			_ = json.NewEncoder(c.Response()).Encode(map[string]any{"type": "about:blank", "title": heading, "status": status, "detail": message})
-			return
-		}
-		c.Response().Header().Set("Cache-Control", "no-store")
-		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
-		c.Response().WriteHeader(status)
-		data := templates.ErrorPage{Base: templates.Base{Title: heading}, Status: status, Heading: heading, Message: message}
-		if rerr := t.Render(c.Response(), "error", data); rerr != nil {
-			log.ErrorContext(c.Request().Context(), "render error page", "err", rerr)
-		}
-	}
 }
 
 func (h *Handler) render(c echo.Context, status int, name string, data any) error {
@@ -259,4 +127,10 @@ func (h *Handler) render(c echo.Context, status int, name string, data any) erro
 	return h.Templates.Render(c.Response(), name, data)
 }
 
-func csrfToken(c echo.Context) string { return CSRFToken(c) }
+func (h *Handler) audit(c echo.Context, f *flow, userID, action string) {
+	ev := storage.AuditEvent{TenantID: f.req.TenantID, ActorID: userID, TargetID: userID, Action: action,
+		Address: c.RealIP(), Detail: map[string]any{"client_id": f.client.ID}}
+	if err := h.Store.AddAudit(c.Request().Context(), ev); err != nil {
+		h.Log.ErrorContext(c.Request().Context(), "audit", "action", action, "err", err)
+	}
+}

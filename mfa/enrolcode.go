@@ -100,3 +100,35 @@ func (s *Service) randomCode(n int) (string, error) {
 	}
 	return string(buf), nil
 }
+
+// Standing is where a user stands with the second factor, as seen from one sign-in: what the sign-in
+// state machine needs to choose between the code, the enrolment and the enrolment code.
+type Standing struct {
+	Enrolled              bool // the user has an active authenticator
+	EnrolmentCodeRequired bool // an admin's reset left an enrolment code that this sign-in has not given
+	EnrolmentCodeExpired  bool // ... and it has expired: only a new reset helps
+}
+
+// Standing returns where userID stands for the sign-in authRequestID.
+func (s *Service) Standing(ctx context.Context, userID, authRequestID string) (Standing, error) {
+	a, err := s.Store.AuthenticatorByUser(ctx, userID)
+	switch {
+	case err == nil && a.State == storage.AuthenticatorActive:
+		return Standing{Enrolled: true}, nil
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return Standing{}, fmt.Errorf("standing: %w", err)
+	}
+	code, err := s.Store.EnrolmentCodeByUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Standing{}, nil
+	}
+	if err != nil {
+		return Standing{}, fmt.Errorf("standing: %w", err)
+	}
+	if p, err := s.Store.PendingEnrolment(ctx, authRequestID); err == nil && p.UserID == userID {
+		return Standing{}, nil // this sign-in gave the code: its secret is waiting
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return Standing{}, fmt.Errorf("standing: %w", err)
+	}
+	return Standing{EnrolmentCodeRequired: true, EnrolmentCodeExpired: !s.now().Before(code.ExpiresAt)}, nil
+}

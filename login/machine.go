@@ -1,0 +1,121 @@
+package login
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portcullis/portcullis/mfa"
+)
+
+// Step is where a sign-in stands: the page it needs next. Adding a step (a password reset, a passkey)
+// is a new page handler plus one case in Next.
+type Step int
+
+// The steps of a sign-in, in the order a first sign-in under the MFA policy meets them. After the
+// enrolment the recovery codes are shown once, as the answer of the enrolment itself.
+const (
+	StepPassword  Step = iota // who signs in: email and password
+	StepEnrolCode             // an admin's reset left an enrolment code that this sign-in must give first
+	StepEnrol                 // scan a new TOTP secret and confirm it with a code
+	StepCode                  // the TOTP code (or a recovery code instead)
+	StepDone                  // every factor the tenant's policy and the request demand is proven
+)
+
+func (s Step) String() string {
+	return [...]string{"password", "enrolment code", "enrolment", "code", "done"}[s]
+}
+
+// State is everything the next step depends on.
+type State struct {
+	SignedIn bool         // the sign-in names a user who proved the password (or carried it over from a session)
+	Verdict  mfa.Verdict  // what the recorded factors prove against the tenant's policy and the request's acr
+	Standing mfa.Standing // the user's second factor, as seen from this sign-in (read only when it matters)
+}
+
+// Next is the one rule for what comes next in a sign-in.
+func Next(s State) Step {
+	switch {
+	case !s.SignedIn || s.Verdict.ACR == "": // no password proven
+		return StepPassword
+	case s.Verdict.Satisfied:
+		return StepDone
+	case s.Standing.Enrolled:
+		return StepCode
+	case s.Standing.EnrolmentCodeRequired:
+		return StepEnrolCode
+	default:
+		return StepEnrol
+	}
+}
+
+// next computes the step of f from what it recorded, the tenant's policy and the user's standing.
+func (h *Handler) next(ctx context.Context, f *flow) (Step, error) {
+	s := State{SignedIn: f.req.UserID != "", Verdict: mfa.Decide(f.req.Factors, f.tenant.MFAEnabled, f.req.RequireMFA)}
+	if s.SignedIn && s.Verdict.SecondFactorMissing() {
+		var err error
+		if s.Standing, err = h.MFA.Standing(ctx, f.req.UserID, f.req.ID); err != nil {
+			return 0, err
+		}
+	}
+	return Next(s), nil
+}
+
+// stepURL is the page of step for the sign-in id.
+func stepURL(step Step, id string) string {
+	q := "?authRequestID=" + url.QueryEscape(id)
+	switch step {
+	case StepEnrolCode:
+		return "/login/enrol-code" + q
+	case StepEnrol:
+		return "/login/enrol" + q
+	case StepCode:
+		return "/login/otp" + q
+	default:
+		return "/login/" + q
+	}
+}
+
+// goTo sends the browser to the page of step; a done sign-in gets its SSO session and goes to the
+// provider's callback, which issues the code (after deciding again, from the same rule).
+func (h *Handler) goTo(c echo.Context, f *flow, step Step) error {
+	switch step {
+	case StepDone:
+		if err := h.startSession(c, f); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, h.Callback(c.Request(), f.req.ID))
+	case StepPassword:
+		return errOutOfOrder
+	default:
+		return c.Redirect(http.StatusSeeOther, stepURL(step, f.req.ID))
+	}
+}
+
+// proceed ends every step that recorded something: it asks Next and goes there.
+func (h *Handler) proceed(c echo.Context, f *flow) error {
+	step, err := h.next(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return h.goTo(c, f, step)
+}
+
+// at loads the sign-in for the page of step want. When the sign-in stands elsewhere, the browser is sent
+// there and at returns a nil flow with the answer to return.
+func (h *Handler) at(c echo.Context, want Step) (*flow, error) {
+	f, err := h.load(c, true)
+	if err != nil {
+		return nil, err
+	}
+	step, err := h.next(c.Request().Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	if step != want {
+		return nil, h.goTo(c, f, step)
+	}
+	return f, nil
+}
