@@ -1,6 +1,3 @@
-// Package op is Portcullis' OpenID provider: the zitadel/oidc provider wired to our storage, our signing
-// keys, our discovery document and the MFA gate (an auth request is done only when its recorded factors
-// satisfy the tenant's policy).
 package op
 
 import (
