@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
@@ -91,17 +90,6 @@ func noStore(next http.Handler) http.Handler {
 		w.Header().Set("Pragma", "no-cache")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// reportRoute tells route the pattern of the library's (chi) route that served the request, "" when
-// none matched. It reads the pattern after the request was served: chi knows it only once it routed.
-func reportRoute(route func(context.Context, string)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r)
-			route(r.Context(), chi.RouteContext(r.Context()).RoutePattern())
-		})
-	}
 }
 
 // handler serves our discovery document, carries the claims parameter of /authorize, and leaves the
