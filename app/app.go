@@ -173,7 +173,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		AccessTTL: cfg.AccessTokenTTL.Duration, RefreshTTL: cfg.RefreshTokenTTL.Duration, IDTokenTTL: cfg.IDTokenTTL.Duration,
 	}
 	a.Provider, err = op.New(op.Config{Issuer: cfg.Issuer, CryptoKey: ck, AllowInsecure: strings.HasPrefix(cfg.Issuer, "http://"),
-		LoginPath: "/login/", Log: a.Log}, st)
+		LoginPath: "/login/", Log: a.Log, Route: telemetry.SetRoute}, st)
 	if err != nil {
 		return err
 	}
@@ -204,6 +204,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		}
 		pages(err, c)
 	}
+	e.Use(echoRoutes(e)) // the metrics' route label
 	e.IPExtractor = echo.ExtractIPDirect()
 	if cfg.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
 )
 
 func TestOtpauthURI(t *testing.T) {
@@ -254,7 +255,8 @@ func TestEnrolmentLifecycle(t *testing.T) {
 func TestSecretsNotAtRestOrInAudit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, path := openSQLite(t)
+	path := storagetest.SQLiteDSN(t)
+	st := storagetest.Open(t, path)
 	f := newFixture(t, st)
 	var logs bytes.Buffer
 	f.svc.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -4,86 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
 )
 
 // *storage.Store must implement the interface the service declares.
 var _ Store = (*storage.Store)(nil)
-
-// openSQLite opens a migrated store in a fresh SQLite file. It returns the file path too.
-func openSQLite(t *testing.T) (*storage.Store, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "t.db")
-	return openStore(t, path), path
-}
-
-func openStore(t *testing.T, dsn string) *storage.Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := storage.Open(ctx, dsn, storage.Options{}, nil)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return st
-}
-
-// postgresDSN returns a DSN for a fresh schema on the PostgreSQL server named by PORTCULLIS_TEST_POSTGRES,
-// dropped when the test ends, or skips the test when the variable is not set.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("PORTCULLIS_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PORTCULLIS_TEST_POSTGRES not set")
-	}
-	ctx := context.Background()
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	schema := "t_" + hex.EncodeToString(rnd[:])
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to postgres: %v", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		conn.Close(ctx)
-		t.Fatalf("create schema: %v", err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect to postgres: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse PORTCULLIS_TEST_POSTGRES: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // clock is a settable test clock, safe for concurrent use.
 type clock struct {
@@ -162,8 +93,7 @@ func newFixture(t *testing.T, st *storage.Store) *fixture {
 }
 
 func newSQLiteFixture(t *testing.T) *fixture {
-	st, _ := openSQLite(t)
-	return newFixture(t, st)
+	return newFixture(t, storagetest.NewSQLite(t))
 }
 
 func (f *fixture) user(t *testing.T, email string) storage.User {

@@ -1,6 +1,3 @@
-// Package mfa is Portcullis' second factor as a domain service: TOTP secrets (sealed at rest), the
-// otpauth URI and its QR code, code verification with a replay guard and throttling, recovery codes,
-// and the pure policy functions that decide whether a sign-in proved enough and what amr/acr it earns.
 package mfa
 
 import (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
 	"github.com/portcullis/portcullis/throttle"
 )
 
@@ -142,12 +143,11 @@ func TestVerifyConcurrentReplay(t *testing.T) {
 		open func(t *testing.T) []*storage.Store
 	}{
 		{name: "sqlite", open: func(t *testing.T) []*storage.Store {
-			st, _ := openSQLite(t)
-			return []*storage.Store{st}
+			return []*storage.Store{storagetest.NewSQLite(t)}
 		}},
 		{name: "postgres", open: func(t *testing.T) []*storage.Store {
-			dsn := postgresDSN(t)
-			return []*storage.Store{openStore(t, dsn), openStore(t, dsn)}
+			dsn := storagetest.PostgresDSN(t)
+			return []*storage.Store{storagetest.Open(t, dsn), storagetest.Open(t, dsn)}
 		}},
 	}
 	for _, b := range backends {

@@ -1,6 +1,3 @@
-// Package op is Portcullis' OpenID provider: the zitadel/oidc provider wired to our storage, our signing
-// keys, our discovery document and the MFA gate (an auth request is done only when its recorded factors
-// satisfy the tenant's policy).
 package op
 
 import (
@@ -32,6 +29,9 @@ type Config struct {
 	AllowInsecure bool     // http:// issuer (dev and tests)
 	LoginPath     string   // where the login UI lives, e.g. "/login/"
 	Log           *slog.Logger
+	// Route, if set, is told the pattern of the endpoint that served each request ("" when none did),
+	// for the metrics' route label (telemetry.SetRoute).
+	Route func(ctx context.Context, pattern string)
 }
 
 // Provider is the mounted provider: Handler serves every OIDC endpoint, OP is the library's provider
@@ -44,9 +44,13 @@ type Provider struct {
 
 // New builds the provider over st.
 func New(cfg Config, st *Storage) (*Provider, error) {
+	route := cfg.Route
+	if route == nil {
+		route = func(context.Context, string) {}
+	}
 	opts := []oidcop.Option{
 		oidcop.WithCrypto(st.Crypto),
-		oidcop.WithHttpInterceptors(noStore),
+		oidcop.WithHttpInterceptors(noStore, reportRoute(route)),
 		oidcop.WithCORSOptions(&cors.Options{
 			AllowOriginVaryRequestFunc: func(r *http.Request, origin string) (bool, []string) {
 				if origin == "" { // not a cross-origin request: no need to read every client
@@ -75,7 +79,7 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
-	h := &handler{op: p, st: st}
+	h := &handler{op: p, st: st, route: route}
 	return &Provider{OP: p, Handler: h, Storage: st}, nil
 }
 
@@ -91,8 +95,9 @@ func noStore(next http.Handler) http.Handler {
 // handler serves our discovery document, carries the claims parameter of /authorize, and leaves the
 // rest to the library.
 type handler struct {
-	op *oidcop.Provider
-	st *Storage
+	op    *oidcop.Provider
+	st    *Storage
+	route func(ctx context.Context, pattern string) // see Config.Route
 
 	mu        sync.Mutex
 	discovery cachedDoc // the discovery document as last served
@@ -105,14 +110,17 @@ type cachedDoc struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.route(r.Context(), "") // nothing matched, until the library's router (or a case below) says what did
 	switch r.URL.Path {
 	case oidc.DiscoveryEndpoint:
+		h.route(r.Context(), oidc.DiscoveryEndpoint)
 		h.serveDiscovery(w, r)
 		return
 	case h.op.KeysEndpoint().Relative():
 		// Served from memory: the key set is serialised once per set of keys. Cross-origin requests
 		// go through the library's CORS handling.
 		if r.Method == http.MethodGet && r.Header.Get("Origin") == "" {
+			h.route(r.Context(), r.URL.Path)
 			h.keys(w, r)
 			return
 		}

@@ -1,6 +1,7 @@
 // Package secret holds Portcullis' sealing and hashing primitives: AES-256-GCM sealing under keys derived
 // from one master key, argon2id password hashes in PHC format, and random tokens with their hashes.
-// It depends on the standard library and golang.org/x/crypto only.
+// It depends on the standard library and golang.org/x/crypto only, and must not import any package of
+// ours (storage included): callers store what it seals and hashes.
 package secret
 
 import (

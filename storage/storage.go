@@ -1,5 +1,10 @@
 // Package storage keeps Portcullis' state in a SQL database (embedded SQLite or PostgreSQL) through gorm.
 // It exports plain records and repository methods; gorm rows stay unexported. It knows nothing of HTTP.
+//
+// It owns the schema and its migrations, the dialect differences, transactions with retry, and the
+// compare-and-set updates the security rules rest on. Factors and roles are opaque strings here: their
+// meaning belongs to mfa and admin. It is the bottom layer: it must not import any package of ours, and
+// no package outside storage (and its test helper storagetest) imports gorm or a database driver.
 package storage
 
 import (

@@ -21,8 +21,9 @@ func RequestID(ctx context.Context) string {
 var validID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Middleware gives every request an id (a sane incoming X-Request-Id is kept, so a proxy's id links the
-// logs), answers it in X-Request-Id, writes one access-log line and records the metrics. The log line
-// has the path but never the query string, which carries codes and states.
+// logs), answers it in X-Request-Id, writes one access-log line and records the metrics, labelled by the
+// route that the routers inside report with SetRoute (or the pattern of the http.ServeMux that next
+// is). The log line has the path but never the query string, which carries codes and states.
 func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -34,14 +35,17 @@ func Middleware(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		route := &routeLabel{}
+		ctx = context.WithValue(ctx, routeKey{}, route)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		rr := r.WithContext(ctx)
+		next.ServeHTTP(sw, rr) // an http.ServeMux sets rr.Pattern when it routes rr
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
 		if m != nil {
-			m.observe(r, sw.status, d)
+			m.observe(r, route.label(rr.Pattern), sw.status, d)
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status), slog.Duration("duration", d))

@@ -3,6 +3,10 @@
 // The files are embedded in FS. Load parses the shared layout and every page
 // once, at start-up, and fails if a page the handlers need is missing. In
 // development, os.DirFS("templates") can stand in for FS.
+//
+// It owns the pages, the layout and the static files, and the data types the pages render. It imports
+// the standard library only: the handlers (login, admin) import it, never the other way round, and it
+// holds no handler logic and reads no storage.
 package templates
 
 import (

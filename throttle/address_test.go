@@ -3,11 +3,11 @@ package throttle
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
 )
 
 var _ AddressStore = (*storage.Store)(nil)
@@ -46,7 +46,7 @@ func TestAccount(t *testing.T) {
 func TestAddressOfficeNotSlowed(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	l := &AddressLimiter{Store: openStore(t, filepath.Join(t.TempDir(), "t.db")), Policy: DefaultAddressPolicy(), Now: clk.Now}
+	l := &AddressLimiter{Store: storagetest.NewSQLite(t), Policy: DefaultAddressPolicy(), Now: clk.Now}
 	key := PasswordAddrKey("203.0.113.7")
 	for i := range 200 {
 		if err := l.Check(ctx, key); err != nil {
@@ -69,7 +69,7 @@ func TestAddressSpraySlowedToPolicyRate(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
 	policy := DefaultAddressPolicy()
-	l := &AddressLimiter{Store: openStore(t, filepath.Join(t.TempDir(), "t.db")), Policy: policy, Now: clk.Now}
+	l := &AddressLimiter{Store: storagetest.NewSQLite(t), Policy: policy, Now: clk.Now}
 	key, other := PasswordAddrKey("203.0.113.66"), PasswordAddrKey("203.0.113.67")
 	start := clk.Now()
 	var refusals int

@@ -1,6 +1,11 @@
 // Package throttle counts failed sign-in attempts per key in the database and turns them into a growing
 // delay and, after too many, a lockout. Counts live in storage, so they survive restarts and are shared by
 // every instance (RFC 4226 §7.3: the delay must apply across login sessions).
+//
+// It owns the counting policies (per account: delay then lockout; per address: slowing only, never a
+// lockout) and reads and writes counts through the small Store and AddressStore interfaces it declares.
+// It imports only storage of ours, and must not import mfa, op, login, admin, app or telemetry: those
+// call it.
 package throttle
 
 import (

@@ -3,28 +3,14 @@ package throttle
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
 )
 
 var _ Store = (*storage.Store)(nil)
-
-func openStore(t *testing.T, path string) *storage.Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := storage.Open(ctx, path, storage.Options{}, nil)
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return st
-}
 
 // clock is a settable test clock.
 type clock struct{ t time.Time }
@@ -99,7 +85,7 @@ func TestKeys(t *testing.T) {
 func TestDelayGrowth(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	l := &Limiter{Store: openStore(t, filepath.Join(t.TempDir(), "t.db")), Policy: OTPPolicy(), Now: clk.Now}
+	l := &Limiter{Store: storagetest.NewSQLite(t), Policy: OTPPolicy(), Now: clk.Now}
 	key := OTPUserKey("u1")
 	steps := []struct {
 		name        string
@@ -161,7 +147,7 @@ func TestDelayGrowth(t *testing.T) {
 func TestResetAndSeparateCounters(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	st := openStore(t, filepath.Join(t.TempDir(), "t.db"))
+	st := storagetest.NewSQLite(t)
 	otp := &Limiter{Store: st, Policy: OTPPolicy(), Now: clk.Now}
 	pwd := &Limiter{Store: st, Policy: PasswordPolicy(), Now: clk.Now}
 	for range 5 {
@@ -203,7 +189,7 @@ func TestResetAndSeparateCounters(t *testing.T) {
 func TestCheckSeveralLockedKeys(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	st := openStore(t, filepath.Join(t.TempDir(), "t.db"))
+	st := storagetest.NewSQLite(t)
 	policy := Policy{FreeAttempts: 3, BaseDelay: time.Second, MaxDelay: 30 * time.Second, LockoutAt: 10, LockoutFor: 15 * time.Minute}
 	l := &Limiter{Store: st, Policy: policy, Now: clk.Now}
 	for range 4 { // 1s delay
@@ -229,10 +215,10 @@ func TestCheckSeveralLockedKeys(t *testing.T) {
 func TestSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
-	path := filepath.Join(t.TempDir(), "t.db")
+	path := storagetest.SQLiteDSN(t)
 	key := OTPUserKey("u1")
 
-	st := openStore(t, path)
+	st := storagetest.Open(t, path)
 	l := &Limiter{Store: st, Policy: OTPPolicy(), Now: clk.Now}
 	for range 4 {
 		if _, err := l.Fail(ctx, key); err != nil {
@@ -243,7 +229,7 @@ func TestSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l = &Limiter{Store: openStore(t, path), Policy: OTPPolicy(), Now: clk.Now}
+	l = &Limiter{Store: storagetest.Open(t, path), Policy: OTPPolicy(), Now: clk.Now}
 	if _, ok := IsLocked(l.Check(ctx, key)); !ok {
 		t.Fatal("Check after restart = not locked, want locked")
 	}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,14 +32,29 @@ const postgresConns = 8
 // NewSQLite returns a migrated store on a fresh SQLite file under t.TempDir(), closed when the test ends.
 func NewSQLite(t testing.TB) *storage.Store {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "portcullis.db")
-	return open(t, path, storage.Options{})
+	return Open(t, SQLiteDSN(t))
 }
 
 // NewPostgres returns a migrated store in a fresh PostgreSQL schema of the server named by
 // PORTCULLIS_TEST_POSTGRES, and skips the test when that is not set. The schema is dropped when the
 // test ends.
 func NewPostgres(t testing.TB) *storage.Store {
+	t.Helper()
+	return Open(t, PostgresDSN(t))
+}
+
+// SQLiteDSN returns the path of a fresh SQLite file under t.TempDir(). Tests that open one database
+// twice (a restart, two instances) or read its files use it with Open.
+func SQLiteDSN(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "portcullis.db")
+}
+
+// PostgresDSN creates a fresh schema on the PostgreSQL server named by PORTCULLIS_TEST_POSTGRES and
+// returns a DSN whose search path is that schema; the schema is dropped when the test ends. It skips the
+// test when the variable is not set. Stores opened on it with Open are closed before the schema is
+// dropped.
+func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(envPostgres)
 	if dsn == "" {
@@ -60,7 +76,7 @@ func NewPostgres(t testing.TB) *storage.Store {
 	q := u.Query()
 	q.Set("search_path", schema) // pgx sends unknown parameters as run-time parameters
 	u.RawQuery = q.Encode()
-	return open(t, u.String(), storage.Options{MaxOpenConns: postgresConns})
+	return u.String()
 }
 
 // Each runs fn as the subtests "sqlite" and "postgres", each with a fresh migrated store. The postgres
@@ -78,10 +94,16 @@ func Each(t *testing.T, fn func(t *testing.T, st *storage.Store)) {
 	}
 }
 
-// open opens and migrates the store and closes it in t.Cleanup (registered after, so run before, any
-// cleanup that drops what holds it).
-func open(t testing.TB, dsn string, opts storage.Options) *storage.Store {
+// Open opens and migrates a store on dsn (from SQLiteDSN or PostgresDSN) and closes it in t.Cleanup
+// (registered after, so run before, the cleanup that drops what holds it). Opening one DSN twice gives
+// two stores on one database, as two instances or a restart would have. A PostgreSQL store's pool is
+// bounded: many tests and packages share one server.
+func Open(t testing.TB, dsn string) *storage.Store {
 	t.Helper()
+	var opts storage.Options
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		opts.MaxOpenConns = postgresConns
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
