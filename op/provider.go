@@ -377,7 +377,7 @@ func (h *handler) discoveryDoc(r *http.Request) *oidc.DiscoveryConfiguration {
 }
 
 // clientOriginAllowed admits CORS only from the origins of registered redirect URIs.
-func clientOriginAllowed(ctx context.Context, st *storage.Store, origin string) bool {
+func clientOriginAllowed(ctx context.Context, st Store, origin string) bool {
 	clients, err := st.ListClients(ctx, "")
 	if err != nil {
 		return false

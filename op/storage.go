@@ -21,7 +21,7 @@ const AdminScope = "portcullis:admin"
 
 // Storage implements the provider library's storage contract on our database.
 type Storage struct {
-	Store    *storage.Store
+	Store    Store
 	Keys     *Keys
 	Crypto   oidcop.Crypto // the provider's crypto: opaque refresh tokens are sealed with it
 	Now      func() time.Time
@@ -160,16 +160,6 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (oidcop.AuthRe
 		return nil, errors.New("auth request expired")
 	}
 	return s.view(ctx, a)
-}
-
-// Evaluate computes whether a stored auth request is done, and its amr and acr, from the factors
-// recorded on it against the tenant's policy now. The login UI uses it too, so both agree.
-func (s *Storage) Evaluate(ctx context.Context, a storage.AuthRequest) (done bool, amr []string, acr string, err error) {
-	v, err := s.view(ctx, a)
-	if err != nil {
-		return false, nil, "", err
-	}
-	return v.done, v.amr, v.acr, nil
 }
 
 func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest, error) {

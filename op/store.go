@@ -1,0 +1,32 @@
+package op
+
+import (
+	"context"
+	"time"
+
+	"github.com/portcullis/portcullis/storage"
+)
+
+// Store is the part of the storage the provider uses; *storage.Store implements it. Every decision
+// that issues or honours a token reads the database through it, never a cache.
+type Store interface {
+	CreateAuthRequest(ctx context.Context, a storage.AuthRequest) error
+	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	ConsumeCode(ctx context.Context, codeHash string, now time.Time) (storage.AuthRequest, error)
+	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
+	CreateTokens(ctx context.Context, at storage.AccessToken, rt *storage.RefreshToken) error
+	AccessTokenByID(ctx context.Context, id string) (storage.AccessToken, error)
+	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, error)
+	RefreshTokenByID(ctx context.Context, id string) (storage.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at storage.AccessToken, rt storage.RefreshToken) error
+	RevokeAccessToken(ctx context.Context, id, clientID string, now time.Time) error
+	RevokeGrant(ctx context.Context, grantID string, now time.Time) (int64, error)
+	TenantByID(ctx context.Context, id string) (storage.Tenant, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	ListClients(ctx context.Context, tenantID string) ([]storage.Client, error) // CORS: the registered origins
+	Ping(ctx context.Context) error
+}
+
+var _ Store = (*storage.Store)(nil)
