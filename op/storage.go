@@ -13,13 +13,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
-
-// AdminScope is the scope that grants the admin API (only to tenant admins).
-const AdminScope = "portcullis:admin"
 
 // Storage implements the provider library's storage contract on our database.
 type Storage struct {
@@ -139,8 +137,8 @@ func grantableScopes(c storage.Client, requested []string) []string {
 	for _, sc := range requested {
 		switch {
 		case sc == oidc.ScopeOpenID, sc == oidc.ScopeProfile, sc == oidc.ScopeEmail:
-		case sc == oidc.ScopeOfflineAccess && c.HasGrant(GrantRefreshToken):
-		case sc == AdminScope:
+		case sc == oidc.ScopeOfflineAccess && c.HasGrant(clientreg.GrantRefreshToken):
+		case sc == clientreg.AdminScope:
 		case slices.Contains(c.Scopes, sc):
 		default:
 			continue
@@ -180,7 +178,7 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 		return nil, fmt.Errorf("auth request tenant: %w", err)
 	}
 	v := &authRequest{AuthRequest: a, audience: []string{a.ClientID}}
-	v.Scopes = slices.DeleteFunc(slices.Clone(a.Scopes), func(sc string) bool { return sc == AdminScope })
+	v.Scopes = slices.DeleteFunc(slices.Clone(a.Scopes), func(sc string) bool { return sc == clientreg.AdminScope })
 	if a.UserID == "" {
 		return v, nil
 	}
@@ -192,7 +190,7 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 		return nil, fmt.Errorf("auth request user: %w", err)
 	}
 	// The admin scope (and the admin API audience) is granted to the tenant's admins only.
-	if slices.Contains(a.Scopes, AdminScope) && u.Role == storage.RoleAdmin && u.TenantID == a.TenantID {
+	if slices.Contains(a.Scopes, clientreg.AdminScope) && u.Role == storage.RoleAdmin && u.TenantID == a.TenantID {
 		v.Scopes = a.Scopes
 		if s.AdminAudience != "" {
 			v.audience = append(v.audience, s.AdminAudience)
@@ -316,11 +314,11 @@ func (s *Storage) tokenIssued(req oidcop.TokenRequest) {
 	}
 	switch req.(type) {
 	case *authRequest:
-		s.OnToken(GrantAuthorizationCode)
+		s.OnToken(clientreg.GrantAuthorizationCode)
 	case *refreshRequest:
-		s.OnToken(GrantRefreshToken)
+		s.OnToken(clientreg.GrantRefreshToken)
 	case *serviceRequest:
-		s.OnToken(GrantClientCredentials)
+		s.OnToken(clientreg.GrantClientCredentials)
 	}
 }
 
@@ -473,14 +471,14 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, id string, 
 	if err != nil {
 		return nil, errors.New("unknown client")
 	}
-	if !c.HasGrant(GrantClientCredentials) {
+	if !c.HasGrant(clientreg.GrantClientCredentials) {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
 	}
 	var granted []string
 	audience := []string{c.ID}
 	for _, sc := range scopes {
 		switch {
-		case sc == AdminScope && c.Admin:
+		case sc == clientreg.AdminScope && c.Admin:
 			granted = append(granted, sc)
 			if s.AdminAudience != "" {
 				audience = append(audience, s.AdminAudience)
