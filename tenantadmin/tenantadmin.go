@@ -147,7 +147,9 @@ func (s *Service) Tenant(ctx context.Context, ref string) (storage.Tenant, error
 }
 
 // Tenants lists every tenant.
-func (s *Service) Tenants(ctx context.Context) ([]storage.Tenant, error) { return s.Store.ListTenants(ctx) }
+func (s *Service) Tenants(ctx context.Context) ([]storage.Tenant, error) {
+	return s.Store.ListTenants(ctx)
+}
 
 // CreateTenant creates a tenant (its slug is checked by the caller) with the policy off.
 func (s *Service) CreateTenant(ctx context.Context, a Actor, slug, name string) (storage.Tenant, error) {
