@@ -1,6 +1,8 @@
 // Package admin is the tenant admin surface: a JSON API under /api/v1 (bearer tokens issued by this
 // provider) and the account-settings pages under /admin (the browser's SSO session). Only admins of a
-// tenant may change it, and every change is written with its audit event in one transaction.
+// tenant may change it, and every change goes through the tenant-admin service (tenantadmin), which
+// writes it with its audit event in one transaction. It must not import op or login: what it needs of
+// them (token verification, the browser's session, CSRF) app passes in as functions.
 package admin
 
 import (
