@@ -1,25 +1,19 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/mail"
 	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/portcullis/portcullis/mfa"
-	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/tenantadmin"
 )
 
 func jsonEncode(c echo.Context, v any) error {
@@ -33,84 +27,16 @@ func writeJSON(c echo.Context, status int, v any) error {
 	return jsonEncode(c, v)
 }
 
-// badInput is a 400/413/415 answered as a problem document.
-type badInput struct {
-	status int
-	detail string
-}
-
-func (e *badInput) Error() string { return e.detail }
-
-// bind decodes a JSON body strictly: JSON content type, at most the body limit, no unknown fields,
-// no trailing data. Any problem leaves the database untouched.
-func bind(c echo.Context, v any) error {
-	ct, _, err := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
-	if err != nil || ct != "application/json" {
-		return &badInput{http.StatusUnsupportedMediaType, "the body must be application/json"}
-	}
-	body, err := io.ReadAll(c.Request().Body) // bounded by the body limit
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) || errors.Is(err, echo.ErrStatusRequestEntityTooLarge) { // a chunked body over the limit
-			return &badInput{http.StatusRequestEntityTooLarge, "the body is too large"}
-		}
-		return &badInput{http.StatusBadRequest, "the body could not be read"}
-	}
-	// encoding/json would store invalid UTF-8, and escaped lone surrogates, as U+FFFD (RFC 8259 §8.1).
-	if !utf8.Valid(body) || hasLoneSurrogate(body) {
-		return &badInput{http.StatusBadRequest, "malformed JSON: the body is not valid UTF-8"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &badInput{http.StatusBadRequest, "malformed JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &badInput{http.StatusBadRequest, "malformed JSON: data after the object"}
-	}
-	return nil
-}
-
-// hasLoneSurrogate reports whether a JSON text escapes half of a UTF-16 surrogate pair ("\ud800"
-// without its low half, or a low half alone), which names no character.
-func hasLoneSurrogate(b []byte) bool {
-	hex4 := func(i int) (rune, bool) {
-		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
-		return rune(n), err == nil
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		r, ok := hex4(i)
-		if !ok {
-			i++ // another escape: skip the escaped character (it may be a backslash)
-			continue
-		}
-		switch {
-		case utf16.IsSurrogate(r) && r < 0xdc00: // a high half needs a low half next
-			lo, ok := hex4(i + 6)
-			if !ok || lo < 0xdc00 || lo > 0xdfff {
-				return true
-			}
-			i += 11
-		case utf16.IsSurrogate(r):
-			return true
-		default:
-			i += 5
-		}
-	}
-	return false
-}
-
 func fail(c echo.Context, err error) error {
 	var bi *badInput
+	var inv *tenantadmin.InvalidError
 	switch {
 	case errors.As(err, &bi):
 		return problem(c, bi.status, http.StatusText(bi.status), bi.detail)
+	case errors.As(err, &inv):
+		return problem(c, http.StatusBadRequest, http.StatusText(http.StatusBadRequest), inv.Detail)
+	case errors.Is(err, tenantadmin.ErrLastAdmin):
+		return problem(c, http.StatusConflict, http.StatusText(http.StatusConflict), tenantadmin.ErrLastAdmin.Error())
 	case errors.Is(err, storage.ErrNotFound):
 		return problem(c, http.StatusNotFound, "Not Found", "no such resource in this tenant")
 	case errors.Is(err, storage.ErrAlreadyExists):
@@ -148,7 +74,7 @@ func (h *Handler) putPolicy(c echo.Context) error {
 	if in.Enabled == nil {
 		return fail(c, &badInput{http.StatusBadRequest, `"enabled" (true or false) is required`})
 	}
-	_, after, err := h.Store.SetMFAPolicy(h.ctx(c), actorOf(c).tenant.ID, *in.Enabled, h.audit(c, "mfa.policy_changed", actorOf(c).tenant.ID, nil))
+	_, after, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Enabled)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -208,25 +134,13 @@ func paged[T any](items []T, offset, limit int) map[string]any {
 
 // usersWithMFA returns a page of the tenant's users with their MFA state (one query for all).
 func (h *Handler) usersWithMFA(c echo.Context, tenantID string, offset, limit int) ([]userJSON, error) {
-	users, err := h.Store.ListUsers(h.ctx(c), tenantID, offset, limit)
+	ms, err := h.Admin.Members(h.ctx(c), tenantID, offset, limit)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	auths, err := h.Store.AuthenticatorsByUsers(h.ctx(c), ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]userJSON, len(users))
-	for i, u := range users {
-		var a *storage.Authenticator
-		if v, ok := auths[u.ID]; ok {
-			a = &v
-		}
-		out[i] = userOut(u, a)
+	out := make([]userJSON, len(ms))
+	for i, m := range ms {
+		out[i] = userOut(m.User, m.Authenticator)
 	}
 	return out, nil
 }
@@ -242,8 +156,6 @@ func (h *Handler) listUsers(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, paged(users, offset, limit))
 }
-
-func validRole(r string) bool { return r == storage.RoleAdmin || r == storage.RoleMember }
 
 func (h *Handler) createUser(c echo.Context) error {
 	var in struct {
@@ -262,7 +174,7 @@ func (h *Handler) createUser(c echo.Context) error {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 320 {
 		problems = append(problems, "email: a plain address is required")
 	}
-	if !validRole(in.Role) {
+	if !tenantadmin.ValidRole(in.Role) {
 		problems = append(problems, "role: admin or member")
 	}
 	if len(in.Password) < 8 || len(in.Password) > 1024 {
@@ -274,24 +186,12 @@ func (h *Handler) createUser(c echo.Context) error {
 	if len(problems) > 0 {
 		return fail(c, &badInput{http.StatusBadRequest, fmt.Sprint(problems)})
 	}
-	hash, err := h.Hasher.Hash(h.ctx(c), in.Password)
+	u, err := h.Admin.CreateUser(h.ctx(c), h.actor(c), tenantadmin.NewUser{TenantID: actorOf(c).tenant.ID, Email: in.Email,
+		Name: in.Name, Role: in.Role, Password: in.Password})
 	if errors.Is(err, secret.ErrBusy) {
 		c.Response().Header().Set("Retry-After", "1")
 		return problem(c, http.StatusServiceUnavailable, "Service Unavailable", "too many password hashes at once; try again")
 	}
-	if err != nil {
-		return err
-	}
-	var u storage.User
-	err = h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		var err error
-		u, err = tx.CreateUser(h.ctx(c), storage.User{TenantID: actorOf(c).tenant.ID, Email: in.Email, Name: in.Name, Role: in.Role,
-			PasswordHash: hash, CreatedAt: h.Now()})
-		if err != nil {
-			return err
-		}
-		return tx.AddAudit(h.ctx(c), h.audit(c, "user.created", u.ID, map[string]any{"email": u.Email, "role": u.Role}))
-	})
 	if err != nil {
 		return fail(c, err)
 	}
@@ -299,11 +199,7 @@ func (h *Handler) createUser(c echo.Context) error {
 }
 
 func (h *Handler) tenantUser(c echo.Context) (storage.User, error) {
-	u, err := h.Store.UserByID(h.ctx(c), c.Param("user"))
-	if err != nil || u.TenantID != actorOf(c).tenant.ID {
-		return storage.User{}, storage.ErrNotFound
-	}
-	return u, nil
+	return h.Admin.User(h.ctx(c), actorOf(c).tenant.ID, c.Param("user"))
 }
 
 func (h *Handler) patchUser(c echo.Context) error {
@@ -318,61 +214,22 @@ func (h *Handler) patchUser(c echo.Context) error {
 	if in.Role == nil && in.Disabled == nil && in.Name == nil {
 		return fail(c, &badInput{http.StatusBadRequest, `nothing to change: give "role", "disabled" or "name"`})
 	}
-	if in.Role != nil && !validRole(*in.Role) {
+	if in.Role != nil && !tenantadmin.ValidRole(*in.Role) {
 		return fail(c, &badInput{http.StatusBadRequest, "role: admin or member"})
 	}
 	if in.Name != nil && len(*in.Name) > 200 {
 		return fail(c, &badInput{http.StatusBadRequest, "name: at most 200 characters"})
 	}
-	if _, err := h.tenantUser(c); err != nil {
-		return fail(c, err)
-	}
-	var out storage.User
-	err := h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		var before storage.User
-		var err error
-		out, err = tx.UpdateUser(h.ctx(c), c.Param("user"), func(u *storage.User) error {
-			before = *u
-			if in.Role != nil {
-				u.Role = *in.Role
-			}
-			if in.Disabled != nil {
-				u.Disabled = *in.Disabled
-			}
-			if in.Name != nil {
-				u.Name = *in.Name
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if before.Role == storage.RoleAdmin && !before.Disabled && (out.Role != storage.RoleAdmin || out.Disabled) {
-			n, err := tx.CountActiveAdmins(h.ctx(c), out.TenantID)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return &badInput{http.StatusConflict, "the tenant must keep at least one active admin"}
-			}
-		}
-		if out.Disabled && !before.Disabled {
-			if err := tx.RevokeUserTokens(h.ctx(c), out.ID, h.Now()); err != nil {
-				return err
-			}
-		}
-		return tx.AddAudit(h.ctx(c), h.audit(c, "user.updated", out.ID, map[string]any{
-			"old": map[string]any{"role": before.Role, "disabled": before.Disabled, "name": before.Name},
-			"new": map[string]any{"role": out.Role, "disabled": out.Disabled, "name": out.Name}}))
-	})
+	_, out, err := h.Admin.UpdateUser(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, c.Param("user"),
+		tenantadmin.UserChange{Role: in.Role, Disabled: in.Disabled, Name: in.Name})
 	if err != nil {
 		return fail(c, err)
 	}
-	a, aerr := h.Store.AuthenticatorByUser(h.ctx(c), out.ID)
-	if aerr != nil {
+	m, err := h.Admin.Member(h.ctx(c), out)
+	if err != nil {
 		return writeJSON(c, http.StatusOK, userOut(out, nil))
 	}
-	return writeJSON(c, http.StatusOK, userOut(out, &a))
+	return writeJSON(c, http.StatusOK, userOut(out, m.Authenticator))
 }
 
 // resetJSON is the answer to an MFA reset: the one-time enrolment code to pass to the user, shown once.
@@ -390,27 +247,12 @@ func (h *Handler) resetMFA(c echo.Context) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	code, rec, err := h.doReset(c, u)
+	r, err := h.Admin.ResetMFA(h.ctx(c), h.actor(c), u)
 	if err != nil {
 		return fail(c, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return writeJSON(c, http.StatusOK, resetJSON{UserID: u.ID, EnrolmentCode: code, ExpiresAt: rec.ExpiresAt})
-}
-
-func (h *Handler) doReset(c echo.Context, u storage.User) (string, storage.EnrolmentCode, error) {
-	code, rec, err := h.MFA.NewEnrolmentCode(u, actorOf(c).id)
-	if err != nil {
-		return "", storage.EnrolmentCode{}, err
-	}
-	err = h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		ev := h.audit(c, "mfa.reset", u.ID, map[string]any{"email": u.Email, "enrolment_code_expires_at": rec.ExpiresAt.UTC().Format(time.RFC3339)})
-		if err := tx.ResetMFA(h.ctx(c), u.ID, &rec, ev); err != nil {
-			return err
-		}
-		return tx.RevokeUserTokens(h.ctx(c), u.ID, h.Now())
-	})
-	return code, rec, err
+	return writeJSON(c, http.StatusOK, resetJSON{UserID: u.ID, EnrolmentCode: r.EnrolmentCode, ExpiresAt: r.ExpiresAt})
 }
 
 type clientJSON struct {
@@ -462,26 +304,9 @@ func (h *Handler) createClient(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return fail(c, err)
 	}
-	if in.Grants == nil {
-		in.Grants = []string{op.GrantAuthorizationCode, op.GrantRefreshToken}
-	}
-	cl := storage.Client{TenantID: actorOf(c).tenant.ID, Name: in.Name, Public: in.Public, Admin: in.Admin,
-		RedirectURIs: in.RedirectURIs, PostLogoutURIs: in.PostLogoutURIs, Grants: in.Grants, Scopes: in.Scopes, CreatedAt: h.Now()}
-	if err := op.ValidateClient(cl); err != nil {
-		return fail(c, &badInput{http.StatusBadRequest, err.Error()})
-	}
-	sec := ""
-	if !cl.Public {
-		sec = secret.RandomToken(32)
-		cl.SecretHash = secret.HashClientSecret(sec)
-	}
-	err := h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		var err error
-		if cl, err = tx.CreateClient(h.ctx(c), cl); err != nil {
-			return err
-		}
-		return tx.AddAudit(h.ctx(c), h.audit(c, "client.created", cl.ID, map[string]any{"name": cl.Name, "grants": cl.Grants, "admin": cl.Admin}))
-	})
+	cl, sec, err := h.Admin.CreateClient(h.ctx(c), h.actor(c), storage.Client{TenantID: actorOf(c).tenant.ID, Name: in.Name,
+		Public: in.Public, Admin: in.Admin, RedirectURIs: in.RedirectURIs, PostLogoutURIs: in.PostLogoutURIs, Grants: in.Grants,
+		Scopes: in.Scopes})
 	if err != nil {
 		return fail(c, err)
 	}
@@ -491,13 +316,7 @@ func (h *Handler) createClient(c echo.Context) error {
 }
 
 func (h *Handler) deleteClient(c echo.Context) error {
-	err := h.Store.InTx(h.ctx(c), func(tx *storage.Store) error {
-		if err := tx.DeleteClient(h.ctx(c), actorOf(c).tenant.ID, c.Param("client")); err != nil {
-			return err
-		}
-		return tx.AddAudit(h.ctx(c), h.audit(c, "client.deleted", c.Param("client"), nil))
-	})
-	if err != nil {
+	if err := h.Admin.DeleteClient(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, c.Param("client")); err != nil {
 		return fail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -528,5 +347,3 @@ func (h *Handler) listAudit(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, paged(out, offset, limit))
 }
-
-var _ = mfa.State

@@ -8,12 +8,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
 )
-
-// AdminScope is the scope a token needs for the admin API.
-const AdminScope = "portcullis:admin"
 
 // bearer authenticates an admin API call: one of our access tokens, verified (signature, issuer,
 // expiry), for the admin API audience, with the admin scope, not revoked, of an admin of this tenant
@@ -31,9 +29,9 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return unauthorized(c, "invalid_token", "the access token is invalid or expired")
 		}
-		if !slices.Contains(claims.Audience, h.Audience) || !slices.Contains(claims.Scopes, AdminScope) {
+		if !slices.Contains(claims.Audience, h.Audience) || !slices.Contains(claims.Scopes, clientreg.AdminScope) {
 			// RFC 6750 §3.1: the challenge names the scope the token lacks.
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_scope", scope="`+AdminScope+`"`)
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_scope", scope="`+clientreg.AdminScope+`"`)
 			return problem(c, http.StatusForbidden, "insufficient_scope", "the token is not for the admin API (scope portcullis:admin)")
 		}
 		at, err := h.Store.AccessTokenByID(ctx, claims.JWTID)

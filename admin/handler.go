@@ -1,6 +1,8 @@
 // Package admin is the tenant admin surface: a JSON API under /api/v1 (bearer tokens issued by this
 // provider) and the account-settings pages under /admin (the browser's SSO session). Only admins of a
-// tenant may change it, and every change is written with its audit event in one transaction.
+// tenant may change it, and every change goes through the tenant-admin service (tenantadmin), which
+// writes it with its audit event in one transaction. It must not import op or login: what it needs of
+// them (token verification, the browser's session, CSRF) app passes in as functions.
 package admin
 
 import (
@@ -15,17 +17,17 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/portcullis/portcullis/mfa"
-	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/tenantadmin"
 )
 
 // Handler serves the admin API and pages. Its fields are its dependencies.
 type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
+	Admin     *tenantadmin.Service // every change of the tenant goes through it
 	Templates *templates.Templates
-	Hasher    *secret.Hasher // bounded argon2id for new passwords; nil hashes without bounds
 	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
 	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
 	Audience    string // the admin API's audience
@@ -113,16 +115,10 @@ const actorKey = "portcullis.admin.actor"
 
 func actorOf(c echo.Context) actor { a, _ := c.Get(actorKey).(actor); return a }
 
-func (h *Handler) audit(c echo.Context, action, target string, detail map[string]any) storage.AuditEvent {
+// actor is who calls, as the tenant-admin service audits it.
+func (h *Handler) actor(c echo.Context) tenantadmin.Actor {
 	a := actorOf(c)
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	if a.email != "" {
-		detail["actor_email"] = a.email
-	}
-	return storage.AuditEvent{TenantID: a.tenant.ID, ActorID: a.id, Action: action, TargetID: target,
-		Address: c.RealIP(), Detail: detail, CreatedAt: h.Now()}
+	return tenantadmin.Actor{ID: a.id, Email: a.email, Address: c.RealIP()}
 }
 
 func (h *Handler) ctx(c echo.Context) context.Context { return c.Request().Context() }

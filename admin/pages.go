@@ -12,8 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
-	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
@@ -129,7 +129,7 @@ func (h *Handler) consoleClient(c echo.Context, t storage.Tenant) (storage.Clien
 	// Nobody redeems its codes (the session is what counts), so its secret is thrown away.
 	cl, err := h.Store.CreateClient(h.ctx(c), storage.Client{ID: id, TenantID: t.ID, Name: "Account settings",
 		SecretHash:   secret.HashClientSecret(secret.RandomToken(32)),
-		RedirectURIs: []string{strings.TrimSuffix(h.Issuer, "/") + "/admin/callback"}, Grants: []string{op.GrantAuthorizationCode},
+		RedirectURIs: []string{strings.TrimSuffix(h.Issuer, "/") + "/admin/callback"}, Grants: []string{clientreg.GrantAuthorizationCode},
 		CreatedAt: h.Now()})
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return h.Store.ClientByID(h.ctx(c), id)
@@ -290,7 +290,7 @@ func (h *Handler) setPolicyForm(c echo.Context) error {
 		return pageErr(http.StatusBadRequest, "The form was not complete. Go back and try again.")
 	}
 	on := v == "true"
-	if _, _, err := h.Store.SetMFAPolicy(h.ctx(c), actorOf(c).tenant.ID, on, h.audit(c, "mfa.policy_changed", actorOf(c).tenant.ID, nil)); err != nil {
+	if _, _, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, on); err != nil {
 		return err
 	}
 	flash := "removed"
@@ -316,10 +316,10 @@ func (h *Handler) resetMFAForm(c echo.Context) error {
 	if err != nil {
 		return pageErr(http.StatusNotFound, "There is no such user in your organisation.")
 	}
-	code, rec, err := h.doReset(c, u)
+	r, err := h.Admin.ResetMFA(h.ctx(c), h.actor(c), u)
 	if err != nil {
 		return err
 	}
 	// The code is shown on this answer only (no redirect: it must not travel in a URL).
-	return h.render(c, "reset_done", templates.ResetDonePage{Base: h.base(c, "MFA reset"), Email: u.Email, Code: code, ExpiresAt: rec.ExpiresAt})
+	return h.render(c, "reset_done", templates.ResetDonePage{Base: h.base(c, "MFA reset"), Email: u.Email, Code: r.EnrolmentCode, ExpiresAt: r.ExpiresAt})
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/telemetry"
 	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/tenantadmin"
 	"github.com/portcullis/portcullis/throttle"
 )
 
@@ -42,6 +43,7 @@ type App struct {
 	Provider *op.Provider
 	MFA      *mfa.Service
 	Hasher   *secret.Hasher // bounded argon2id, shared by the login UI and the admin API
+	Admin    *tenantadmin.Service
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
 }
@@ -180,6 +182,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
+	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	csrfKey, err := secret.NewKeyedHash(master, "csrf")
 	if err != nil {
@@ -210,7 +213,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
-	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Templates: tpl, Hasher: a.Hasher, VerifyToken: a.Provider.VerifyAccessToken,
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
 		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/tenantadmin"
 )
 
 // DemoClientID is the id of the dev bootstrap's demo client. Its secret is generated at the bootstrap,
@@ -61,30 +62,26 @@ func (a *App) BootstrapDemo(ctx context.Context, out io.Writer) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	t, err := a.Store.CreateTenant(ctx, storage.Tenant{Slug: "demo", Name: "Demo Company", CreatedAt: a.Now()})
+	bootstrapActor := tenantadmin.Actor{ID: "bootstrap", Address: "bootstrap"} // who the audit trail names
+	t, err := a.Admin.CreateTenant(ctx, bootstrapActor, "demo", "Demo Company")
 	if err != nil {
 		return fmt.Errorf("bootstrap demo: %w", err)
 	}
 	type demoUser struct{ email, name, role, password string }
 	users := []demoUser{
-		{"admin@demo.test", "Ada Admin", storage.RoleAdmin, secret.RandomToken(12)},
-		{"member@demo.test", "Max Member", storage.RoleMember, secret.RandomToken(12)},
+		{"admin@demo.test", "Ada Admin", tenantadmin.RoleAdmin, secret.RandomToken(12)},
+		{"member@demo.test", "Max Member", tenantadmin.RoleMember, secret.RandomToken(12)},
 	}
 	for _, u := range users {
-		hash, err := secret.HashPassword(u.password)
-		if err != nil {
-			return err
-		}
-		if _, err := a.Store.CreateUser(ctx, storage.User{TenantID: t.ID, Email: u.email, Name: u.name, Role: u.role,
-			PasswordHash: hash, EmailVerified: true, CreatedAt: a.Now()}); err != nil {
+		if _, err := a.Admin.CreateUser(ctx, bootstrapActor, tenantadmin.NewUser{TenantID: t.ID, Email: u.email, Name: u.name,
+			Role: u.role, Password: u.password, EmailVerified: true}); err != nil {
 			return fmt.Errorf("bootstrap demo: %w", err)
 		}
 	}
-	clientSecret := secret.RandomToken(32)
-	if _, err := a.Store.CreateClient(ctx, storage.Client{ID: DemoClientID, TenantID: t.ID, Name: "Demo App",
-		SecretHash:   secret.HashClientSecret(clientSecret),
+	_, clientSecret, err := a.Admin.CreateClient(ctx, bootstrapActor, storage.Client{ID: DemoClientID, TenantID: t.ID, Name: "Demo App",
 		RedirectURIs: []string{a.Config.DemoRedirectURI}, PostLogoutURIs: []string{postLogoutOf(a.Config.DemoRedirectURI)},
-		Grants: []string{op.GrantAuthorizationCode, op.GrantRefreshToken}, CreatedAt: a.Now()}); err != nil {
+		Grants: clientreg.DefaultGrants()})
+	if err != nil {
 		return fmt.Errorf("bootstrap demo: %w", err)
 	}
 	kept := "pass it to the demo app with --client-secret (or DEMO_CLIENT_SECRET)"

@@ -2,13 +2,27 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/telemetry"
 )
+
+// Logger is the server's logger: structured (JSON, or text with log_format text) at the configured
+// level on w, with the request id of the context on every line.
+func Logger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "text" {
+		return slog.New(telemetry.ContextHandler{Handler: slog.NewTextHandler(w, opts)})
+	}
+	return slog.New(telemetry.ContextHandler{Handler: slog.NewJSONHandler(w, opts)})
+}
 
 // MasterKey returns the configured secret key or, in dev mode without one, the key generated once and
 // kept beside the SQLite database. The CLI uses it to seal what the server will open.

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portcullis/portcullis/app/apptest"
-	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
 )
@@ -88,7 +88,7 @@ func TestClientAuthenticationFailures(t *testing.T) {
 		o := newOIDCEnv(t, st, "openid", "offline_access")
 		_, tok := o.signIn(t, o.rp, o.env.NewBrowser())
 		public, _ := o.env.Client(o.ten.ID, apptest.ClientOptions{Public: true, Redirect: "http://127.0.0.1:1/native"})
-		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{op.GrantClientCredentials}})
+		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{clientreg.GrantClientCredentials}})
 		type creds struct {
 			name       string
 			basic      [2]string // id, secret for HTTP Basic

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portcullis/portcullis/app/apptest"
-	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
 )
@@ -83,7 +83,7 @@ func TestIntrospection(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st, "openid", "email", "offline_access")
 		_, tok := o.signIn(t, o.rp, o.env.NewBrowser())
-		api, apiSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{op.GrantClientCredentials}})
+		api, apiSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{clientreg.GrantClientCredentials}})
 		other := o.env.Tenant("Other")
 		stranger, strangerSecret := o.env.Client(other.ID, apptest.ClientOptions{})
 		for _, tc := range []struct {
@@ -220,7 +220,7 @@ func TestRevocation(t *testing.T) {
 func TestClientCredentials(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st)
-		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{op.GrantClientCredentials},
+		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{clientreg.GrantClientCredentials},
 			ExtraScopes: []string{"reports:read"}})
 		cc := clientcredentials.Config{ClientID: svc.ID, ClientSecret: svcSecret, TokenURL: o.env.URL + tokenPath,
 			Scopes: []string{"reports:read", "reports:write"}}
@@ -266,7 +266,7 @@ func TestJWTAccessTokenClaims(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st, "openid", "email")
 		_, userTok := o.signIn(t, o.rp, o.env.NewBrowser())
-		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{op.GrantClientCredentials},
+		svc, svcSecret := o.env.Client(o.ten.ID, apptest.ClientOptions{Grants: []string{clientreg.GrantClientCredentials},
 			ExtraScopes: []string{"reports:read"}})
 		svcTok, err := (&clientcredentials.Config{ClientID: svc.ID, ClientSecret: svcSecret, TokenURL: o.env.URL + tokenPath,
 			Scopes: []string{"reports:read"}}).Token(context.Background())

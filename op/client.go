@@ -8,14 +8,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/storage"
-)
-
-// Grant types a client may be registered for.
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
 )
 
 // client adapts a stored client to what the provider library asks of it.
@@ -60,7 +54,7 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	// Every type is listed so that the library lets the request through to CreateAuthRequest, which
 	// answers the ones we do not offer with unsupported_response_type (RFC 6749 §4.1.2.1).
-	if c.c.HasGrant(GrantAuthorizationCode) {
+	if c.c.HasGrant(clientreg.GrantAuthorizationCode) {
 		return []oidc.ResponseType{oidc.ResponseTypeCode, oidc.ResponseTypeIDToken, oidc.ResponseTypeIDTokenOnly}
 	}
 	return nil
@@ -70,11 +64,11 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	var out []oidc.GrantType
 	for _, g := range c.c.Grants {
 		switch g {
-		case GrantAuthorizationCode:
+		case clientreg.GrantAuthorizationCode:
 			out = append(out, oidc.GrantTypeCode)
-		case GrantRefreshToken:
+		case clientreg.GrantRefreshToken:
 			out = append(out, oidc.GrantTypeRefreshToken)
-		case GrantClientCredentials:
+		case clientreg.GrantClientCredentials:
 			out = append(out, oidc.GrantTypeClientCredentials)
 		}
 	}
@@ -91,7 +85,7 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 
 // IsScopeAllowed admits the extra (non-OIDC) scopes registered for the client.
 func (c *client) IsScopeAllowed(scope string) bool {
-	if scope == AdminScope {
+	if scope == clientreg.AdminScope {
 		return true // asked for by any client; granted at sign-in to the tenant's admins only
 	}
 	for _, s := range c.c.Scopes {

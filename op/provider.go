@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
 )
@@ -74,7 +75,7 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 		GrantTypeRefreshToken:    true,
 		SupportedClaims: []string{"sub", "aud", "iss", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
 			"azp", "email", "email_verified", "name", "tenant"},
-		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, AdminScope},
+		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, clientreg.AdminScope},
 	}, st, oidcop.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create provider: %w", err)

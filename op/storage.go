@@ -11,13 +11,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
-
-// AdminScope is the scope that grants the admin API (only to tenant admins).
-const AdminScope = "portcullis:admin"
 
 // Storage implements the provider library's storage contract on our database.
 type Storage struct {
@@ -137,8 +135,8 @@ func grantableScopes(c storage.Client, requested []string) []string {
 	for _, sc := range requested {
 		switch {
 		case sc == oidc.ScopeOpenID, sc == oidc.ScopeProfile, sc == oidc.ScopeEmail:
-		case sc == oidc.ScopeOfflineAccess && c.HasGrant(GrantRefreshToken):
-		case sc == AdminScope:
+		case sc == oidc.ScopeOfflineAccess && c.HasGrant(clientreg.GrantRefreshToken):
+		case sc == clientreg.AdminScope:
 		case slices.Contains(c.Scopes, sc):
 		default:
 			continue
@@ -168,7 +166,7 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 		return nil, fmt.Errorf("auth request tenant: %w", err)
 	}
 	v := &authRequest{AuthRequest: a, audience: []string{a.ClientID}}
-	v.Scopes = slices.DeleteFunc(slices.Clone(a.Scopes), func(sc string) bool { return sc == AdminScope })
+	v.Scopes = slices.DeleteFunc(slices.Clone(a.Scopes), func(sc string) bool { return sc == clientreg.AdminScope })
 	if a.UserID == "" {
 		return v, nil
 	}
@@ -180,7 +178,7 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 		return nil, fmt.Errorf("auth request user: %w", err)
 	}
 	// The admin scope (and the admin API audience) is granted to the tenant's admins only.
-	if slices.Contains(a.Scopes, AdminScope) && u.Role == storage.RoleAdmin && u.TenantID == a.TenantID {
+	if slices.Contains(a.Scopes, clientreg.AdminScope) && u.Role == storage.RoleAdmin && u.TenantID == a.TenantID {
 		v.Scopes = a.Scopes
 		if s.AdminAudience != "" {
 			v.audience = append(v.audience, s.AdminAudience)

@@ -9,6 +9,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
@@ -56,14 +57,14 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, id string, 
 	if err != nil {
 		return nil, errors.New("unknown client")
 	}
-	if !c.HasGrant(GrantClientCredentials) {
+	if !c.HasGrant(clientreg.GrantClientCredentials) {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
 	}
 	var granted []string
 	audience := []string{c.ID}
 	for _, sc := range scopes {
 		switch {
-		case sc == AdminScope && c.Admin:
+		case sc == clientreg.AdminScope && c.Admin:
 			granted = append(granted, sc)
 			if s.AdminAudience != "" {
 				audience = append(audience, s.AdminAudience)

@@ -9,6 +9,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
@@ -80,11 +81,11 @@ func (s *Storage) tokenIssued(req oidcop.TokenRequest) {
 	}
 	switch req.(type) {
 	case *authRequest:
-		s.OnToken(GrantAuthorizationCode)
+		s.OnToken(clientreg.GrantAuthorizationCode)
 	case *refreshRequest:
-		s.OnToken(GrantRefreshToken)
+		s.OnToken(clientreg.GrantRefreshToken)
 	case *serviceRequest:
-		s.OnToken(GrantClientCredentials)
+		s.OnToken(clientreg.GrantClientCredentials)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
@@ -127,7 +127,7 @@ type ClientOptions struct {
 func (e *Env) Client(tenantID string, o ClientOptions) (storage.Client, string) {
 	e.T.Helper()
 	if o.Grants == nil {
-		o.Grants = []string{op.GrantAuthorizationCode, op.GrantRefreshToken}
+		o.Grants = []string{clientreg.GrantAuthorizationCode, clientreg.GrantRefreshToken}
 	}
 	if o.Redirect == "" {
 		o.Redirect = "http://127.0.0.1:1/callback"

@@ -16,8 +16,8 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/portcullis/portcullis/app"
+	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
-	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
@@ -139,7 +139,7 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 		}
 		sec := secret.RandomToken(32)
 		c, err := st.CreateClient(ctx, storage.Client{TenantID: t.ID, Name: "loadtest", RedirectURIs: []string{redirectURI},
-			Grants: []string{op.GrantAuthorizationCode, op.GrantRefreshToken}, SecretHash: secret.HashClientSecret(sec)})
+			Grants: []string{clientreg.GrantAuthorizationCode, clientreg.GrantRefreshToken}, SecretHash: secret.HashClientSecret(sec)})
 		return t, clientCreds{c.ID, sec}, err
 	}
 	user := func(tenantID, email string) (storage.User, error) {

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/storage"
 )
 
 // addAdminCommands adds migrate, keys, tenant, user and client.
@@ -27,6 +26,9 @@ const (
 	cliActor   = "cli"
 	cliAddress = "cli"
 )
+
+// actor is the CLI as the tenant-admin service audits it.
+func actor() app.AdminActor { return app.AdminActor{ID: cliActor, Address: cliAddress} }
 
 // group makes a command that only holds subcommands: alone it prints its help, and an unknown
 // subcommand is an error (cobra otherwise prints the help and succeeds).
@@ -50,8 +52,9 @@ func (c *cli) cliLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// withStore loads the configuration, opens (and migrates) the database, runs fn and closes the database.
-func (c *cli) withStore(ctx context.Context, fn func(cfg app.Config, st *storage.Store) error) error {
+// withAdmin loads the configuration, opens (and migrates) the database, runs fn with the tenant-admin
+// service on it and closes the database.
+func (c *cli) withAdmin(ctx context.Context, fn func(cfg app.Config, adm *app.Admin) error) error {
 	if err := c.checkOutput(); err != nil {
 		return err
 	}
@@ -59,12 +62,12 @@ func (c *cli) withStore(ctx context.Context, fn func(cfg app.Config, st *storage
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenStore(ctx, cfg, c.cliLogger())
+	adm, err := app.OpenAdmin(ctx, cfg, c.cliLogger(), nil)
 	if err != nil {
 		return err
 	}
-	err = fn(cfg, st)
-	if cerr := st.Close(); cerr != nil && err == nil {
+	err = fn(cfg, adm)
+	if cerr := adm.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close database: %w", cerr)
 	}
 	return err
@@ -91,22 +94,22 @@ func table(w io.Writer, header []string, rows [][]string) error {
 }
 
 // tenantByRef finds a tenant by slug or id.
-func tenantByRef(ctx context.Context, st *storage.Store, ref string) (storage.Tenant, error) {
+func tenantByRef(ctx context.Context, adm *app.Admin, ref string) (app.Tenant, error) {
 	if strings.TrimSpace(ref) == "" {
-		return storage.Tenant{}, errors.New("--tenant must name a tenant (its slug or id)")
+		return app.Tenant{}, errors.New("--tenant must name a tenant (its slug or id)")
 	}
-	t, err := st.TenantByRef(ctx, ref)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Tenant{}, fmt.Errorf("tenant %q %w", ref, storage.ErrNotFound)
+	t, err := adm.Tenant(ctx, ref)
+	if errors.Is(err, app.ErrNotFound) {
+		return app.Tenant{}, fmt.Errorf("tenant %q %w", ref, app.ErrNotFound)
 	}
 	if err != nil {
-		return storage.Tenant{}, fmt.Errorf("find tenant %q: %w", ref, err)
+		return app.Tenant{}, fmt.Errorf("find tenant %q: %w", ref, err)
 	}
 	return t, nil
 }
 
 // maxPasswordLine bounds what --password-stdin reads: the longest password plus a CR LF.
-const maxPasswordLine = maxPasswordLen*4 + 2
+const maxPasswordLine = app.MaxPasswordLen*4 + 2
 
 // readLine reads exactly one line from r, one byte at a time so that nothing after it is consumed,
 // and drops the trailing "\n" or "\r\n" (as `docker login --password-stdin` does).

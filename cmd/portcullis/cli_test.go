@@ -677,3 +677,29 @@ func TestServeInvalidConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestLastAdminGuard: the CLI keeps the same guard as the admin API: the tenant's last active admin
+// can be neither disabled nor demoted, and nothing is written when it refuses.
+func TestLastAdminGuard(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t)
+	e.mustRun(t, "", "user", "set-role", "--tenant", "acme", "--email", "ada@acme.test", "--role", "admin")
+	before := e.counts(t)
+	for _, args := range [][]string{
+		{"user", "disable", "--tenant", "acme", "--email", "ada@acme.test"},
+		{"user", "set-role", "--tenant", "acme", "--user", "{user}", "--role", "member"},
+	} {
+		out, _, err := e.run(t, "", e.expand(args)...)
+		if err == nil || !strings.Contains(err.Error(), "at least one active admin") || out != "" {
+			t.Errorf("%v: err = %v, out %q; want the last-admin refusal", args, err, out)
+		}
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("a refused change was written: before %+v, after %+v", before, after)
+	}
+	e.withStore(t, func(ctx context.Context, st *storage.Store) {
+		if u, _ := st.UserByID(ctx, e.user); u.Role != storage.RoleAdmin || u.Disabled {
+			t.Errorf("ada after the refusals: %+v", u)
+		}
+	})
+}

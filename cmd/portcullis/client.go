@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/op"
-	"github.com/portcullis/portcullis/secret"
-	"github.com/portcullis/portcullis/storage"
 )
 
 func (c *cli) clientCmd() *cobra.Command {
@@ -37,7 +34,7 @@ type clientJSON struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
-func toClientJSON(cl storage.Client) clientJSON {
+func toClientJSON(cl app.Client) clientJSON {
 	nonNil := func(l []string) []string {
 		if l == nil {
 			return []string{}
@@ -52,7 +49,7 @@ func toClientJSON(cl storage.Client) clientJSON {
 // validateRedirectURI applies the provider's rule (https, or http on a loopback host; no fragment),
 // naming the flag in the error.
 func validateRedirectURI(flag, raw string) error {
-	if err := op.ValidateRedirectURI(raw); err != nil {
+	if err := app.ValidateRedirectURI(raw); err != nil {
 		return fmt.Errorf("%s %q: %w", flag, raw, err)
 	}
 	return nil
@@ -73,28 +70,28 @@ func (s *clientSpec) validate() error {
 		return errors.New("--name must not be empty")
 	}
 	if len(s.grants) == 0 {
-		s.grants = []string{op.GrantAuthorizationCode, op.GrantRefreshToken}
+		s.grants = []string{app.GrantAuthorizationCode, app.GrantRefreshToken}
 	}
 	var grants []string
 	for _, g := range s.grants {
 		switch g {
-		case op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantClientCredentials:
+		case app.GrantAuthorizationCode, app.GrantRefreshToken, app.GrantClientCredentials:
 		default:
-			return fmt.Errorf("--grant must be %s, %s or %s, got %q", op.GrantAuthorizationCode, op.GrantRefreshToken,
-				op.GrantClientCredentials, g)
+			return fmt.Errorf("--grant must be %s, %s or %s, got %q", app.GrantAuthorizationCode, app.GrantRefreshToken,
+				app.GrantClientCredentials, g)
 		}
 		if !slices.Contains(grants, g) {
 			grants = append(grants, g)
 		}
 	}
 	s.grants = grants
-	code := slices.Contains(grants, op.GrantAuthorizationCode)
-	credentials := slices.Contains(grants, op.GrantClientCredentials)
-	if slices.Contains(grants, op.GrantRefreshToken) && !code {
-		return fmt.Errorf("the %s grant needs the %s grant", op.GrantRefreshToken, op.GrantAuthorizationCode)
+	code := slices.Contains(grants, app.GrantAuthorizationCode)
+	credentials := slices.Contains(grants, app.GrantClientCredentials)
+	if slices.Contains(grants, app.GrantRefreshToken) && !code {
+		return fmt.Errorf("the %s grant needs the %s grant", app.GrantRefreshToken, app.GrantAuthorizationCode)
 	}
 	if code && len(s.redirectURIs) == 0 {
-		return fmt.Errorf("the %s grant needs at least one --redirect-uri", op.GrantAuthorizationCode)
+		return fmt.Errorf("the %s grant needs at least one --redirect-uri", app.GrantAuthorizationCode)
 	}
 	for _, u := range s.redirectURIs {
 		if err := validateRedirectURI("--redirect-uri", u); err != nil {
@@ -112,13 +109,13 @@ func (s *clientSpec) validate() error {
 		}
 	}
 	if s.public && credentials {
-		return fmt.Errorf("a public client cannot use the %s grant: it has no secret to authenticate with", op.GrantClientCredentials)
+		return fmt.Errorf("a public client cannot use the %s grant: it has no secret to authenticate with", app.GrantClientCredentials)
 	}
 	if s.public && s.admin {
 		return errors.New("a public client cannot be an --admin client: it has no secret to authenticate with")
 	}
 	if s.admin && !credentials {
-		return fmt.Errorf("an --admin client needs the %s grant (add --grant %s)", op.GrantClientCredentials, op.GrantClientCredentials)
+		return fmt.Errorf("an --admin client needs the %s grant (add --grant %s)", app.GrantClientCredentials, app.GrantClientCredentials)
 	}
 	return nil
 }
@@ -137,19 +134,14 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
-				t, err := tenantByRef(ctx, st, s.tenant)
+			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
+				t, err := tenantByRef(ctx, adm, s.tenant)
 				if err != nil {
 					return err
 				}
-				var plain, hash string
-				if !s.public {
-					plain = secret.RandomToken(32)
-					hash = secret.HashClientSecret(plain)
-				}
-				cl, err := st.CreateClient(ctx, storage.Client{TenantID: t.ID, Name: s.name, SecretHash: hash, Public: s.public,
+				cl, plain, err := adm.CreateClient(ctx, actor(), app.Client{TenantID: t.ID, Name: s.name, Public: s.public,
 					RedirectURIs: s.redirectURIs, PostLogoutURIs: s.postLogoutURIs, Grants: s.grants, Scopes: s.scopes,
-					Admin: s.admin, CreatedAt: time.Now()})
+					Admin: s.admin})
 				if err != nil {
 					return fmt.Errorf("create client %q: %w", s.name, err)
 				}
@@ -191,20 +183,20 @@ func (c *cli) clientListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
+			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
 				tenantID := ""
 				if cmd.Flags().Changed("tenant") {
-					t, err := tenantByRef(ctx, st, ref)
+					t, err := tenantByRef(ctx, adm, ref)
 					if err != nil {
 						return err
 					}
 					tenantID = t.ID
 				}
-				cls, err := st.ListClients(ctx, tenantID)
+				cls, err := adm.Clients(ctx, tenantID)
 				if err != nil {
 					return fmt.Errorf("list clients: %w", err)
 				}
-				ts, err := st.ListTenants(ctx)
+				ts, err := adm.Tenants(ctx)
 				if err != nil {
 					return fmt.Errorf("list clients: %w", err)
 				}

@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/op"
-	"github.com/portcullis/portcullis/storage"
 )
 
 // migrateResult is what `migrate --output json` prints.
@@ -72,12 +70,11 @@ published in the JWKS for the overlap, so tokens it signed keep verifying until 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(cfg app.Config, st *storage.Store) error {
+			return c.withAdmin(ctx, func(cfg app.Config, adm *app.Admin) error {
 				if algorithm == "" {
 					algorithm = cfg.SigningAlgorithm
 				}
-				alg, err := op.ParseAlgorithm(algorithm)
-				if err != nil {
+				if err := app.CheckSigningAlgorithm(algorithm); err != nil {
 					return fmt.Errorf("--algorithm: %w", err)
 				}
 				longest := max(cfg.IDTokenTTL.Duration, cfg.AccessTokenTTL.Duration)
@@ -90,27 +87,12 @@ published in the JWKS for the overlap, so tokens it signed keep verifying until 
 				if overlap < longest {
 					fmt.Fprintf(c.stderr, "warning: --overlap %s is shorter than the longest token lifetime (%s): tokens signed by the previous key may stop verifying before they expire\n", overlap, longest)
 				}
-				now := time.Now().UTC()
-				keys, err := app.NewKeys(cfg, st, func() time.Time { return now })
+				kr, err := adm.RotateKey(ctx, algorithm, overlap)
 				if err != nil {
 					return err
 				}
-				current, err := st.SigningKeys(ctx, now)
-				if err != nil {
-					return fmt.Errorf("rotate signing key: %w", err)
-				}
-				sk, err := keys.Rotate(ctx, alg, overlap)
-				if err != nil {
-					return err
-				}
-				res := rotateResult{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: sk.CreatedAt.UTC()}
-				for _, k := range current {
-					if k.RetiredAt == nil {
-						until := now.Add(overlap)
-						res.PreviousID, res.PreviousPublishedUntil = k.ID, &until
-						break
-					}
-				}
+				res := rotateResult{ID: kr.ID, Algorithm: kr.Algorithm, CreatedAt: kr.CreatedAt, PreviousID: kr.PreviousID,
+					PreviousPublishedUntil: kr.PreviousPublishedUntil}
 				return c.emit(res, func(w io.Writer) error {
 					_, err := fmt.Fprintf(w, "new signing key %s (%s)\n", res.ID, res.Algorithm)
 					if err == nil && res.PreviousID != "" {

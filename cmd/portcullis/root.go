@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/telemetry"
 )
 
 // cli carries what every command needs: its inputs, and the flags shared by all.
@@ -93,15 +92,7 @@ func (c *cli) config() (app.Config, error) {
 	return app.LoadConfig(c.configPath, c.getenv)
 }
 
-func (c *cli) logger(cfg app.Config) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
-	if cfg.LogFormat == "text" {
-		return slog.New(telemetry.ContextHandler{Handler: slog.NewTextHandler(c.stderr, opts)})
-	}
-	return slog.New(telemetry.ContextHandler{Handler: slog.NewJSONHandler(c.stderr, opts)})
-}
+func (c *cli) logger(cfg app.Config) *slog.Logger { return app.Logger(cfg, c.stderr) }
 
 func (c *cli) serve(ctx context.Context, cfg app.Config) error {
 	log := c.logger(cfg)

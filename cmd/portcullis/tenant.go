@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/app"
-	"github.com/portcullis/portcullis/storage"
 )
 
 func (c *cli) tenantCmd() *cobra.Command {
@@ -30,7 +29,7 @@ type tenantJSON struct {
 	CreatedAt    time.Time  `json:"created_at"`
 }
 
-func toTenantJSON(t storage.Tenant) tenantJSON {
+func toTenantJSON(t app.Tenant) tenantJSON {
 	return tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, MFAEnabled: t.MFAEnabled, MFAUpdatedAt: utcPtr(t.MFAUpdatedAt),
 		MFAUpdatedBy: t.MFAUpdatedBy, CreatedAt: t.CreatedAt.UTC()}
 }
@@ -97,10 +96,10 @@ func (c *cli) tenantCreateCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
-				t, err := st.CreateTenant(ctx, storage.Tenant{Slug: slug, Name: name, CreatedAt: time.Now()})
-				if errors.Is(err, storage.ErrAlreadyExists) {
-					return fmt.Errorf("a tenant with slug %q %w", slug, storage.ErrAlreadyExists)
+			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
+				t, err := adm.CreateTenant(ctx, actor(), slug, name)
+				if errors.Is(err, app.ErrAlreadyExists) {
+					return fmt.Errorf("a tenant with slug %q %w", slug, app.ErrAlreadyExists)
 				}
 				if err != nil {
 					return fmt.Errorf("create tenant %q: %w", slug, err)
@@ -125,8 +124,8 @@ func (c *cli) tenantListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
-				ts, err := st.ListTenants(ctx)
+			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
+				ts, err := adm.Tenants(ctx)
 				if err != nil {
 					return fmt.Errorf("list tenants: %w", err)
 				}
@@ -162,13 +161,12 @@ second factor; users without one enrol at their next sign-in. The change is audi
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withStore(ctx, func(_ app.Config, st *storage.Store) error {
-				t, err := tenantByRef(ctx, st, ref)
+			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
+				t, err := tenantByRef(ctx, adm, ref)
 				if err != nil {
 					return err
 				}
-				before, after, err := st.SetMFAPolicy(ctx, t.ID, enabled, storage.AuditEvent{
-					ActorID: cliActor, Action: "mfa.policy_changed", Address: cliAddress})
+				before, after, err := adm.SetMFAPolicy(ctx, actor(), t.ID, enabled)
 				if err != nil {
 					return fmt.Errorf("set the MFA policy of tenant %q: %w", t.Slug, err)
 				}

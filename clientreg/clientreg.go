@@ -1,4 +1,8 @@
-package op
+// Package clientreg owns the rules of an OIDC client registration that the provider (op), the
+// tenant-admin service, the admin API and the CLI share: the grant names, the admin API scope and the
+// validation of a registration. It imports only storage (for the record it checks) and the standard
+// library; op and admin both import it, so neither needs the other.
+package clientreg
 
 import (
 	"errors"
@@ -9,6 +13,21 @@ import (
 
 	"github.com/portcullis/portcullis/storage"
 )
+
+// Grant types a client may be registered for.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// AdminScope is the scope a token needs for the admin API. The provider grants it to a tenant's admins
+// (and admin service clients) only.
+const AdminScope = "portcullis:admin"
+
+// DefaultGrants are the grants of a client registered without any: a web app that signs users in and
+// keeps them signed in.
+func DefaultGrants() []string { return []string{GrantAuthorizationCode, GrantRefreshToken} }
 
 // ValidateClient checks a client registration: known grants, redirect URIs that are absolute, without
 // fragment, and https except on loopback hosts (native and local apps, RFC 8252), and the combinations
