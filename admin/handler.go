@@ -24,7 +24,7 @@ import (
 
 // Handler serves the admin API and pages. Its fields are its dependencies.
 type Handler struct {
-	Store     *storage.Store
+	Store     Store
 	MFA       *mfa.Service
 	Admin     *tenantadmin.Service // every change of the tenant goes through it
 	Templates *templates.Templates

@@ -2,14 +2,11 @@ package op
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +16,6 @@ import (
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portcullis/portcullis/clientreg"
-	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
 )
 
@@ -195,202 +191,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = cw
 	}
 	h.op.ServeHTTP(w, r)
-}
-
-// clientAuthFailed reports whether the request's client authentication fails: HTTP Basic, else
-// client_id and client_secret in the body, as the library reads them. A public client may send its
-// client_id alone, unless mustAuthenticate (introspection is for confidential clients, so there no
-// client_id at all fails too). Requests without a client_id elsewhere, or with a client assertion, are
-// left to the library, and so are database faults.
-func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool {
-	if err := r.ParseForm(); err != nil {
-		return false // the library answers the malformed body
-	}
-	id, sec, basic := r.BasicAuth()
-	if basic {
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		sec, err2 = url.QueryUnescape(sec)
-		if err1 != nil || err2 != nil {
-			return true
-		}
-	} else {
-		if r.Form.Get("client_assertion") != "" || r.Form.Get("client_assertion_type") != "" {
-			return false
-		}
-		id, sec = r.Form.Get("client_id"), r.Form.Get("client_secret")
-		if id == "" {
-			return mustAuthenticate
-		}
-	}
-	ctx := r.Context()
-	if !basic && sec == "" {
-		c, err := h.st.Store.ClientByID(ctx, id)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			return true
-		case err != nil:
-			return false
-		}
-		return mustAuthenticate || !c.Public
-	}
-	err := h.st.AuthorizeClientIDSecret(ctx, id, sec)
-	var oe *oidc.Error
-	if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
-		return false
-	}
-	return err != nil
-}
-
-// invalidClient answers a failed client authentication: 401 invalid_client (the challengeWriter adds
-// WWW-Authenticate), not cached.
-func invalidClient(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	oidcop.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("client authentication failed"), nil)
-}
-
-// loopbackRedirectAllowed applies RFC 8252 §7.3 to a public client's loopback redirect URI: it must
-// equal a registered one but for the port. Anything else (other clients, other URIs) is left to the
-// library's exact match.
-func (h *handler) loopbackRedirectAllowed(ctx context.Context, clientID, redirectURI string) bool {
-	if clientID == "" || redirectURI == "" {
-		return true
-	}
-	if _, loopback := oidcop.HTTPLoopbackOrLocalhost(redirectURI); !loopback {
-		return true
-	}
-	c, err := h.st.Store.ClientByID(ctx, clientID)
-	if err != nil || !c.Public {
-		return true
-	}
-	return loopbackRedirectMatches(c.RedirectURIs, redirectURI)
-}
-
-// challengeWriter adds the authentication challenge that the library leaves out of its 401 answers:
-// Basic where clients authenticate (RFC 6749 §5.2), Bearer at userinfo (RFC 6750 §3). At userinfo a
-// token that was sent but is dead (the library answers 401, or 403 once storage refuses it: revoked,
-// expired, user disabled) becomes 401 invalid_token.
-type challengeWriter struct {
-	http.ResponseWriter
-	challenge string
-	bearer    bool // userinfo
-	invalid   bool // a token was sent
-	replaced  bool // the library's body is dropped
-}
-
-func (cw *challengeWriter) WriteHeader(code int) {
-	switch {
-	case cw.bearer && cw.invalid && (code == http.StatusUnauthorized || code == http.StatusForbidden):
-		h := cw.Header()
-		h.Del("Content-Length")
-		h.Set("Content-Type", "application/json")
-		h.Set("WWW-Authenticate", cw.challenge)
-		cw.replaced = true
-		cw.ResponseWriter.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(cw.ResponseWriter, `{"error":"invalid_token","error_description":"the access token is invalid, expired or revoked"}`)
-		return
-	case code == http.StatusUnauthorized && cw.Header().Get("WWW-Authenticate") == "":
-		cw.Header().Set("WWW-Authenticate", cw.challenge)
-	}
-	cw.ResponseWriter.WriteHeader(code)
-}
-
-func (cw *challengeWriter) Write(b []byte) (int, error) {
-	if cw.replaced {
-		return len(b), nil
-	}
-	return cw.ResponseWriter.Write(b)
-}
-
-func (cw *challengeWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
-
-func (h *handler) keys(w http.ResponseWriter, r *http.Request) {
-	body, _, err := h.st.Keys.JWKS(r.Context())
-	if err != nil {
-		slog.ErrorContext(r.Context(), "serve key set", "err", err)
-		http.Error(w, "key set unavailable", http.StatusInternalServerError)
-		return
-	}
-	writeJSONBytes(w, body)
-}
-
-func writeJSONBytes(w http.ResponseWriter, body []byte) {
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Pragma", "no-cache")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
-}
-
-// serveDiscovery serves the discovery document from memory; it is built again when the issuer or the
-// published keys (their algorithms) change.
-func (h *handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	issuer := h.op.IssuerFromRequest(r)
-	_, version, err := h.st.Keys.JWKS(r.Context())
-	if err != nil {
-		slog.ErrorContext(r.Context(), "serve discovery", "err", err)
-		http.Error(w, "discovery unavailable", http.StatusInternalServerError)
-		return
-	}
-	h.mu.Lock()
-	d := h.discovery
-	h.mu.Unlock()
-	if d.body == nil || d.issuer != issuer || d.keys != version {
-		body, err := json.Marshal(h.discoveryDoc(r))
-		if err != nil {
-			slog.ErrorContext(r.Context(), "serve discovery", "err", err)
-			http.Error(w, "discovery unavailable", http.StatusInternalServerError)
-			return
-		}
-		d = cachedDoc{issuer: issuer, keys: version, body: append(body, '\n')}
-		h.mu.Lock()
-		h.discovery = d
-		h.mu.Unlock()
-	}
-	writeJSONBytes(w, d.body)
-}
-
-// discoveryDoc advertises exactly what works: the library's defaults list implicit, id_token and
-// jwt-bearer (#924), which we do not offer, and omit acr_values_supported.
-func (h *handler) discoveryDoc(r *http.Request) *oidc.DiscoveryConfiguration {
-	ctx := oidcop.ContextWithIssuer(r.Context(), h.op.IssuerFromRequest(r))
-	d := oidcop.CreateDiscoveryConfig(ctx, h.op, h.st)
-	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
-	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery), string(oidc.ResponseModeFormPost)}
-	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
-	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
-	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.TokenEndpointAuthSigningAlgValuesSupported = nil
-	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
-	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
-	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
-	d.RequestObjectSigningAlgValuesSupported = nil
-	d.RequestParameterSupported = false
-	d.RequestURIParameterSupported = false
-	d.DeviceAuthorizationEndpoint = ""
-	d.ACRValuesSupported = mfa.ACRValues()
-	d.ClaimsParameterSupported = true // honoured for an essential acr claim
-	d.SubjectTypesSupported = []string{"public"}
-	return d
-}
-
-// clientOriginAllowed admits CORS only from the origins of registered redirect URIs.
-func clientOriginAllowed(ctx context.Context, st Store, origin string) bool {
-	clients, err := st.ListClients(ctx, "")
-	if err != nil {
-		return false
-	}
-	for _, c := range clients {
-		for _, u := range c.RedirectURIs {
-			if pu, err := url.Parse(u); err == nil && pu.Scheme+"://"+pu.Host == origin {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Defaults for token lifetimes.
