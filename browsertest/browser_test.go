@@ -312,6 +312,21 @@ func TestPagesFitAPhone(t *testing.T) {
 	check(member, formError, "code-wrong")
 	member.click(recoveryLink)
 	check(member, recoveryPage, "recovery")
+
+	// The admin resets the member's authenticator: the page shows the one-time enrolment code, and
+	// the member's next sign-in asks for it before any secret.
+	admin.navigate(h.env.URL + "/admin/settings/security")
+	admin.click(`a[href$="/` + h.member.ID + `/reset-mfa/confirm"]`)
+	admin.click(`form[action$="/reset-mfa"]` + submitInForm)
+	check(admin, enrolmentCode, "reset-done")
+	code := admin.text(enrolmentCode)
+	member.navigate(h.demoURL + "/")
+	member.click(demoSignedOut)
+	member.signIn(h.member.Email)
+	check(member, enrolCodePage, "enrolment-code")
+	member.typeInto("#enrolment_code", code)
+	member.click(enrolCodePage + submitInForm)
+	check(member, enrolPage, "enrolment-after-reset")
 }
 
 // wrongCode is a code that is not valid in the steps around at (so the test never guesses right).

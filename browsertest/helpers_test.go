@@ -310,6 +310,8 @@ func (tb *tab) shot(name string) {
 const (
 	signInPage     = `form[action="/login/password"]`
 	enrolPage      = `form[action="/login/enrol"]`
+	enrolCodePage  = `form[action="/login/enrol-code"]`
+	enrolmentCode  = `#enrolment-code`
 	codePage       = `form[action="/login/otp"]`
 	recoveryPage   = `form[action="/login/recovery"]`
 	codesPage      = `ol.codes`
