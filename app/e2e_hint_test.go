@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -125,10 +127,13 @@ func TestIDTokenHintOfAnotherUser(t *testing.T) {
 // issued it): it names its user, who gets single sign-on, and nobody else does.
 func TestIDTokenHintExpired(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
-		h := newHintEnv(t, st, func(c *app.Config) { c.IDTokenTTL = app.Duration{Duration: time.Second} })
+		// The library checks expiry against the wall clock, so the test waits for it; the lifetime leaves
+		// a loaded machine time to verify the token at the sign-in first.
+		const ttl = 4 * time.Second
+		h := newHintEnv(t, st, func(c *app.Config) { c.IDTokenTTL = app.Duration{Duration: ttl} })
 		b := h.env.NewBrowser()
 		bobTok := h.signInBob(t, b)
-		time.Sleep(2500 * time.Millisecond) // the library checks expiry against the wall clock
+		time.Sleep(time.Until(tokenExpiry(t, bobTok).Add(1500 * time.Millisecond)))
 		a := h.rp.Start(prompt("none"), idTokenHint(bobTok))
 		if sub := h.subjectOf(t, a, b.Get(a.URL)); sub != h.bob.ID {
 			t.Fatalf("expired own hint: signed in %s", sub)
@@ -194,4 +199,24 @@ func TestEndSessionHintOfAnotherUser(t *testing.T) {
 			}
 		})
 	})
+}
+
+// tokenExpiry reads the exp claim of a JWT (already verified by the caller).
+func tokenExpiry(t *testing.T, jwt string) time.Time {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(claims.Exp, 0)
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/storage/storagetest"
@@ -57,8 +58,14 @@ func TestMetricsRouteLabels(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		body := routeCounters(t, env)
 		want := `method="` + tc.method + `",route="` + tc.route + `",status="` + strconv.Itoa(resp.StatusCode) + `"}`
+		// The middleware counts a request when its handler returns, which can be a moment after the
+		// client has read the whole answer (a static file): wait for it, briefly.
+		body := routeCounters(t, env)
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(body, want) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			body = routeCounters(t, env)
+		}
 		if !strings.Contains(body, want) {
 			t.Errorf("%s %s: no counter with %s\n%s", tc.method, tc.path, want, body)
 		}
