@@ -45,6 +45,9 @@ type Verdict struct {
 	// PhishingResistant: only a passkey or security key meets the demand (the tenant allows nothing
 	// else, or the request asks for the phr level).
 	PhishingResistant bool
+	// TOTPAllowed: a TOTP (or recovery) code can meet the demand: the tenant allows TOTP and nothing
+	// asks for phishing resistance.
+	TOTPAllowed bool
 }
 
 // SecondFactorMissing reports whether the password is proven but a required second factor is not.
@@ -67,7 +70,8 @@ func DecideFor(factors []string, d Demand) Verdict {
 	if ok && phr {
 		ok = slices.Contains(factors, FactorHardwareKey)
 	}
-	return Verdict{Satisfied: ok, Required: required, AMR: AMR(factors), ACR: ACR(factors), PhishingResistant: phr}
+	totp := !phr && (len(d.Methods) == 0 || slices.Contains(d.Methods, MethodTOTP))
+	return Verdict{Satisfied: ok, Required: required, AMR: AMR(factors), ACR: ACR(factors), PhishingResistant: phr, TOTPAllowed: totp}
 }
 
 // FactorsFromAMR maps the amr values of a token back to the factors they stand for, so that a token

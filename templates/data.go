@@ -18,6 +18,7 @@ type Base struct {
 type LoginPage struct {
 	Base
 	AuthRequestID, Email, Error string
+	Passkey                     string // the options of a passwordless passkey sign-in, JSON; "" when WebAuthn is off
 }
 
 // CodePage is the data for page "otp".
@@ -40,6 +41,7 @@ type EnrolPage struct {
 	Secret                      string       // base32 secret, grouped in 4s
 	OTPAuthURI                  template.URL // otpauth://totp/...
 	Issuer                      string
+	KeyURL                      string // add a passkey or security key instead ("" when WebAuthn is off)
 }
 
 // EnrolCodePage is the data for page "enrol_code": the enrolment code an admin's reset handed out.
