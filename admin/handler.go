@@ -67,6 +67,8 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	acc := g.Group("/account", h.userSession)
 	acc.GET("", h.account)
 	acc.POST("/recovery-codes", h.regenerateCodes)
+	acc.POST("/keys/:key/rename", h.renameKey)
+	acc.POST("/keys/:key/remove", h.removeKey)
 	s := g.Group("/settings", h.session)
 	s.GET("", h.home)
 	s.GET("/security", h.settings)

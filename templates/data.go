@@ -134,6 +134,7 @@ type AccountPage struct {
 	DownloadURI       template.URL
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
+	Keys              []KeyRow
 }
 
 // TextDownload makes a data: URL of a plain-text file, for a download link that needs no request.

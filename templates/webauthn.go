@@ -1,5 +1,7 @@
 package templates
 
+import "time"
+
 // KeyPage is the data for page "key": the user's passkey or security key as the second factor.
 type KeyPage struct {
 	Base
@@ -19,3 +21,11 @@ type KeyEnrolPage struct {
 // WebAuthnScript is the one script of the sign-in pages, served same-origin (CSP script-src 'self' on
 // the pages that use it only).
 const WebAuthnScript = "/login/static/webauthn.js"
+
+// KeyRow is one passkey or security key on the account page.
+type KeyRow struct {
+	ID, Name   string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	Synced     bool // a passkey that syncs between devices (backup eligible)
+}
