@@ -10,6 +10,7 @@ import (
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/tenantadmin"
 )
 
 // The account page's passkeys and security keys: list, rename, remove. Removing needs a fresh sign-in
@@ -84,4 +85,19 @@ func (h *Handler) removeKey(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, accountURL+"#keys")
+}
+
+// setMethodsForm sets the second factors the tenant's policy allows (the settings page's checkboxes).
+func (h *Handler) setMethodsForm(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return pageErr(http.StatusBadRequest, "The form was not complete. Go back and try again.")
+	}
+	if _, _, err := h.Admin.SetMFAMethods(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, form["methods"]); err != nil {
+		if errors.Is(err, tenantadmin.ErrInvalid) {
+			return pageErr(http.StatusBadRequest, "Choose at least one second factor.")
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, settingsURL+"?flash=methods")
 }

@@ -95,6 +95,7 @@ type userJSON struct {
 	Role       string     `json:"role"`
 	Disabled   bool       `json:"disabled"`
 	MFA        string     `json:"mfa"`
+	Keys       int        `json:"mfa_keys"` // passkeys and security keys
 	EnrolledAt *time.Time `json:"mfa_enrolled_at"`
 	LastUsedAt *time.Time `json:"mfa_last_used_at"`
 	// Where the authenticator was enrolled: the first enrolment after MFA is turned on is trust on first
@@ -148,6 +149,7 @@ func (h *Handler) usersWithMFA(c echo.Context, tenantID string, offset, limit in
 	out := make([]userJSON, len(ms))
 	for i, m := range ms {
 		out[i] = userOut(m.User, m.Authenticator)
+		out[i].Keys = m.Keys
 	}
 	return out, nil
 }

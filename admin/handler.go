@@ -74,6 +74,7 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	s.GET("/security", h.settings)
 	s.GET("/security/mfa/confirm", h.confirmPolicy, h.requireRecent)
 	s.POST("/security/mfa", h.setPolicyForm, h.requireRecent)
+	s.POST("/security/mfa/methods", h.setMethodsForm, h.requireRecent)
 	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset, h.requireRecent)
 	s.POST("/users/:user/reset-mfa", h.resetMFAForm, h.requireRecent)
 }

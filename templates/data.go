@@ -106,6 +106,8 @@ type SettingsPage struct {
 	Events       []EventRow
 	Flash        string
 	AdminEmail   string
+	// The second factors the policy allows.
+	AllowTOTP, AllowWebAuthn bool
 }
 
 // UserRow is one row of the users table on the settings page. MFAState is
@@ -115,6 +117,7 @@ type UserRow struct {
 	Disabled                        bool
 	EnrolledAt, LastUsed            *time.Time
 	EnrolledFrom                    string // the app and address of the enrolment, e.g. "Demo App · 192.0.2.7"
+	Keys                            int    // passkeys and security keys
 }
 
 // EventRow is one row of the recent-activity table on the settings page.
