@@ -36,7 +36,7 @@ func (m *mfaEnv) authenticator() *webauthntest.Authenticator {
 var dataOptions = regexp.MustCompile(`data-options="([^"]*)"`)
 
 // options returns the WebAuthn options that the page hands to webauthn.js.
-func options(t *testing.T, p *apptest.Page) []byte {
+func options(t testing.TB, p *apptest.Page) []byte {
 	t.Helper()
 	m := dataOptions.FindStringSubmatch(p.Body)
 	if m == nil {
