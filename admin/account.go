@@ -42,6 +42,9 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 		}
 		p.EnrolledFrom = enrolledFrom(name, au.EnrolledAddress, nil)
 	}
+	if p.Keys, err = h.keyRows(c, a.id); err != nil {
+		return err
+	}
 	if !h.fresh(c) {
 		p.ReauthURL = "/admin/signin?" + url.Values{"tenant": {a.tenant.Slug}, "next": {"account"}, "fresh": {"1"}}.Encode()
 	}

@@ -47,12 +47,13 @@ func fail(c echo.Context, err error) error {
 
 type policyJSON struct {
 	Enabled   bool       `json:"enabled"`
+	Methods   []string   `json:"methods"`
 	UpdatedAt *time.Time `json:"updated_at"`
 	UpdatedBy string     `json:"updated_by"`
 }
 
 func policyOf(t storage.Tenant) policyJSON {
-	p := policyJSON{Enabled: t.MFAEnabled, UpdatedBy: t.MFAUpdatedBy}
+	p := policyJSON{Enabled: t.MFAEnabled, Methods: t.MFAMethods, UpdatedBy: t.MFAUpdatedBy}
 	if !t.MFAUpdatedAt.IsZero() {
 		at := t.MFAUpdatedAt
 		p.UpdatedAt = &at
@@ -66,13 +67,19 @@ func (h *Handler) getPolicy(c echo.Context) error {
 
 func (h *Handler) putPolicy(c echo.Context) error {
 	var in struct {
-		Enabled *bool `json:"enabled"`
+		Enabled *bool     `json:"enabled"`
+		Methods *[]string `json:"methods"`
 	}
 	if err := bind(c, &in); err != nil {
 		return fail(c, err)
 	}
 	if in.Enabled == nil {
 		return fail(c, &badInput{http.StatusBadRequest, `"enabled" (true or false) is required`})
+	}
+	if in.Methods != nil { // optional: unchanged when absent
+		if _, _, err := h.Admin.SetMFAMethods(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Methods); err != nil {
+			return fail(c, err)
+		}
 	}
 	_, after, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Enabled)
 	if err != nil {
@@ -88,6 +95,7 @@ type userJSON struct {
 	Role       string     `json:"role"`
 	Disabled   bool       `json:"disabled"`
 	MFA        string     `json:"mfa"`
+	Keys       int        `json:"mfa_keys"` // passkeys and security keys
 	EnrolledAt *time.Time `json:"mfa_enrolled_at"`
 	LastUsedAt *time.Time `json:"mfa_last_used_at"`
 	// Where the authenticator was enrolled: the first enrolment after MFA is turned on is trust on first
@@ -141,6 +149,7 @@ func (h *Handler) usersWithMFA(c echo.Context, tenantID string, offset, limit in
 	out := make([]userJSON, len(ms))
 	for i, m := range ms {
 		out[i] = userOut(m.User, m.Authenticator)
+		out[i].Keys = m.Keys
 	}
 	return out, nil
 }

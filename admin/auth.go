@@ -62,7 +62,7 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			// The token must carry what the tenant's policy demands now (a policy switched on after
 			// the token was issued is honoured at once).
-			if !mfa.Decide(mfa.FactorsFromAMR(at.AMR), t.MFAEnabled, false).Satisfied {
+			if !mfa.DecideFor(mfa.FactorsFromAMR(at.AMR), mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {
 				// RFC 9470: the challenge tells the client to sign the user in again with the second factor.
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin", error="insufficient_user_authentication", acr_values="`+mfa.ACRMFA+`"`)
 				return problem(c, http.StatusForbidden, "insufficient_user_authentication", "the tenant requires the second factor: sign in again with it")

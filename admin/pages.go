@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -156,6 +157,7 @@ var flashes = map[string]string{
 	"enabled": "Two factor authentication is on. Everyone in your organisation will be asked for a code at their next sign-in.",
 	"removed": "Two factor authentication is off. People sign in with their password only.",
 	"reset":   "The user's authenticator was reset. They will set up a new one at their next sign-in.",
+	"methods": "The second factors your organisation allows were changed.",
 }
 
 func (h *Handler) base(c echo.Context, title string) templates.Base {
@@ -188,10 +190,11 @@ func (h *Handler) settings(c echo.Context) error {
 	}
 	emails := map[string]string{}
 	data := templates.SettingsPage{Base: h.base(c, "Security"), TenantRef: a.tenant.Slug, MFAEnabled: a.tenant.MFAEnabled,
-		MFAUpdatedAt: a.tenant.MFAUpdatedAt, Flash: flashes[c.QueryParam("flash")], AdminEmail: a.email}
+		MFAUpdatedAt: a.tenant.MFAUpdatedAt, Flash: flashes[c.QueryParam("flash")], AdminEmail: a.email,
+		AllowTOTP: slices.Contains(a.tenant.MFAMethods, mfa.MethodTOTP), AllowWebAuthn: slices.Contains(a.tenant.MFAMethods, mfa.MethodWebAuthn)}
 	for _, u := range users {
 		emails[u.ID] = u.Email
-		data.Users = append(data.Users, templates.UserRow{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, MFAState: u.MFA,
+		data.Users = append(data.Users, templates.UserRow{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, MFAState: u.MFA, Keys: u.Keys,
 			Disabled: u.Disabled, EnrolledAt: u.EnrolledAt, LastUsed: u.LastUsedAt, EnrolledFrom: enrolledFrom(u.EnrolledClientID, u.EnrolledAddress, clientNames)})
 	}
 	emails[a.tenant.ID] = a.tenant.Name // the target of policy changes

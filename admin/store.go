@@ -19,6 +19,10 @@ type Store interface {
 	ListClients(ctx context.Context, tenantID string) ([]storage.Client, error)
 	CreateClient(ctx context.Context, c storage.Client) (storage.Client, error) // the console's own client, made on first use
 	ListAudit(ctx context.Context, tenantID string, offset, limit int) ([]storage.AuditEvent, error)
+	// The account page's passkeys and security keys: the user's own, by user id.
+	CredentialsByUser(ctx context.Context, userID string) ([]storage.WebAuthnCredential, error)
+	RenameCredential(ctx context.Context, userID, id, name string) error
+	DeleteCredential(ctx context.Context, userID, id string, ev storage.AuditEvent) error
 }
 
 var _ Store = (*storage.Store)(nil)

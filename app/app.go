@@ -188,6 +188,10 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
+	webKeys, err := newWebAuthn(cfg, a.Store, a.Now, a.Log)
+	if err != nil {
+		return err
+	}
 	lh := &login.Handler{
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: cfg.Throttle.PasswordPolicy(), Now: a.Now},
@@ -195,6 +199,9 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
 		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+	}
+	if webKeys != nil {
+		lh.Keys = webKeys
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

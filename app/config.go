@@ -37,6 +37,8 @@ type Config struct {
 	DemoRedirectURI  string   `yaml:"demo_redirect_uri"` // the demo app's callback, for the dev bootstrap
 
 	Throttle ThrottleConfig `yaml:",inline"` // password throttling (config_throttle.go)
+
+	WebAuthn WebAuthnConfig `yaml:"webauthn"` // passkeys and security keys (config_webauthn.go)
 }
 
 // Duration reads "15m", "720h" and the like.
@@ -103,7 +105,7 @@ var envNames = []string{"LISTEN", "METRICS_LISTEN", "ISSUER", "DATABASE", "SECRE
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	var errs []error
-	for _, name := range slices.Concat(envNames, throttleEnvNames) {
+	for _, name := range slices.Concat(envNames, throttleEnvNames, webauthnEnvNames) {
 		v := getenv("PORTCULLIS_" + name)
 		if v == "" {
 			continue
@@ -153,6 +155,9 @@ func (c *Config) Set(key, v string) error {
 	case "demo_redirect_uri":
 		c.DemoRedirectURI = v
 	default:
+		if c.WebAuthn.set(key, v) {
+			return nil
+		}
 		if ok, terr := c.Throttle.set(key, v); ok {
 			return terr
 		}

@@ -517,6 +517,9 @@ func TestAdminAPIBadInput(t *testing.T) {
 				{name: "wrong type (number)", body: `{"enabled":1}`, want: 400},
 				{name: "missing required", body: `{}`, want: 400},
 				{name: "null value", body: `{"enabled":null}`, want: 400},
+				{name: "unknown method", body: `{"enabled":true,"methods":["sms"]}`, want: 400},
+				{name: "no method", body: `{"enabled":true,"methods":[]}`, want: 400},
+				{name: "methods of the wrong type", body: `{"enabled":true,"methods":"totp"}`, want: 400},
 			}},
 			{"POST", "/users", `{"email":"new@acme.test","password":"long enough password","role":"member"}`, "name", []bad{
 				{name: "wrong type", body: `{"email":"new@acme.test","password":12345678901}`, want: 400},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/portcullis/portcullis/app"
 	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/examples/demoapp"
 	"github.com/portcullis/portcullis/storage"
@@ -112,9 +113,22 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessOn(t, false)
+}
+
+// newHarnessOn is newHarness; with localhostIssuer, Portcullis is on http://localhost:PORT (WebAuthn
+// needs a domain name, and Chromium's virtual authenticator refuses IP origins) and the demo app on
+// 127.0.0.1.
+func newHarnessOn(t *testing.T, localhostIssuer bool) *harness {
+	t.Helper()
 	exe := chromiumPath(t)
 	h := &harness{t: t, shots: screenshotDir(t)}
-	h.env = apptest.New(t, storagetest.NewSQLite(t))
+	appHost, demoHost := "127.0.0.1", "localhost"
+	if localhostIssuer {
+		appHost, demoHost = "localhost", "127.0.0.1"
+	}
+	h.env = apptest.New(t, storagetest.NewSQLite(t), func(c *app.Config) { c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", appHost, 1) })
+	h.env.URL = strings.Replace(h.env.URL, "127.0.0.1", appHost, 1)
 	h.tenant = h.env.Tenant("Acme Inc")
 	h.admin = h.env.User(h.tenant.ID, "boss@acme.test", password, storage.RoleAdmin)
 	h.member = h.env.User(h.tenant.ID, "ann@acme.test", password, storage.RoleMember)
@@ -123,7 +137,7 @@ func newHarness(t *testing.T) *harness {
 	// and cookies that cannot mix (browsers ignore ports for cookies).
 	demo := httptest.NewUnstartedServer(nil)
 	_, port, _ := net.SplitHostPort(demo.Listener.Addr().String())
-	h.demoURL = "http://localhost:" + port
+	h.demoURL = "http://" + demoHost + ":" + port
 	client, secret := h.env.Client(h.tenant.ID, apptest.ClientOptions{Redirect: h.demoURL + "/callback", PostLogout: h.demoURL + "/"})
 	handler, err := demoapp.New(context.Background(), demoapp.Config{Issuer: h.env.URL, ClientID: client.ID, ClientSecret: secret,
 		RedirectURL: h.demoURL + "/callback", PostLogoutURL: h.demoURL + "/"})

@@ -77,10 +77,14 @@ func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string)
 	case err != nil:
 		return err
 	}
-	return h.render(c, status, "enrol", templates.EnrolPage{Base: h.base(f, c, "Set up two-factor authentication"),
+	page := templates.EnrolPage{Base: h.base(f, c, "Set up two-factor authentication"),
 		AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg, Issuer: e.Issuer, Secret: e.SecretGrouped,
 		QRDataURI:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)),
-		OTPAuthURI: template.URL(e.URI)})
+		OTPAuthURI: template.URL(e.URI)}
+	if h.Keys != nil {
+		page.KeyURL = stepURL(StepAddKey, f.req.ID)
+	}
+	return h.render(c, status, "enrol", page)
 }
 
 func (h *Handler) enrol(c echo.Context) error {

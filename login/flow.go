@@ -3,7 +3,6 @@ package login
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -70,7 +69,7 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 		return nil, errExpired
 	}
 	if needUser {
-		if a.UserID == "" || !slices.Contains(a.Factors, mfa.FactorPassword) {
+		if a.UserID == "" || !mfa.HasFirstFactor(a.Factors) {
 			return nil, errOutOfOrder
 		}
 		if f.user, err = h.Store.UserByID(ctx, a.UserID); err != nil || f.user.Disabled || f.user.TenantID != a.TenantID {

@@ -69,6 +69,8 @@ type Handler struct {
 
 	Events Events // metrics of sign-in steps; optional
 
+	Keys Keys // passkeys and security keys; nil when WebAuthn is off
+
 	Now        func() time.Time
 	Log        *slog.Logger
 	Secure     bool          // cookies get Secure (the issuer is https)
@@ -115,6 +117,11 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)
+	g.GET("/key", h.keyPage)
+	g.POST("/key", h.key)
+	g.GET("/key-enrol", h.keyEnrolPage)
+	g.POST("/key-enrol", h.keyEnrol)
+	g.POST("/passkey", h.passkey)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)

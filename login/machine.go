@@ -22,10 +22,12 @@ const (
 	StepEnrol                 // scan a new TOTP secret and confirm it with a code
 	StepCode                  // the TOTP code (or a recovery code instead)
 	StepDone                  // every factor the tenant's policy and the request demand is proven
+	StepKey                   // the user's passkey or security key as the second factor (the code the other way)
+	StepAddKey                // add a passkey or security key (phishing resistance demanded, or chosen at enrolment)
 )
 
 func (s Step) String() string {
-	return [...]string{"password", "enrolment code", "enrolment", "code", "done"}[s]
+	return [...]string{"password", "enrolment code", "enrolment", "code", "done", "key", "add key"}[s]
 }
 
 // State is everything the next step depends on.
@@ -33,6 +35,7 @@ type State struct {
 	SignedIn bool         // the sign-in names a user who proved the password (or carried it over from a session)
 	Verdict  mfa.Verdict  // what the recorded factors prove against the tenant's policy and the request's acr
 	Standing mfa.Standing // the user's second factor, as seen from this sign-in (read only when it matters)
+	Proven   bool         // a second factor is proven in this sign-in
 }
 
 // Next is the one rule for what comes next in a sign-in.
@@ -42,25 +45,59 @@ func Next(s State) Step {
 		return StepPassword
 	case s.Verdict.Satisfied:
 		return StepDone
+	case s.Standing.HasKey: // a key is offered first (and counts for every demand)
+		return StepKey
+	case s.Verdict.PhishingResistant && s.Proven: // e.g. a TOTP user proved the code: now the key
+		return StepAddKey
 	case s.Standing.Enrolled:
 		return StepCode
 	case s.Standing.EnrolmentCodeRequired:
 		return StepEnrolCode
+	case s.Verdict.PhishingResistant:
+		return StepAddKey
 	default:
 		return StepEnrol
 	}
 }
 
+// Allows reports whether page may be shown (and its form taken) in state s: the page of Next, or the
+// other way of the same step: the TOTP code instead of the key (when the user has an authenticator app
+// and a code can meet the demand), and a key instead of the authenticator app at enrolment.
+func (s State) Allows(page Step) bool {
+	switch next := Next(s); {
+	case page == next:
+		return true
+	case page == StepCode && next == StepKey:
+		return s.Standing.Enrolled && s.Verdict.TOTPAllowed
+	case page == StepAddKey && next == StepEnrol:
+		return s.Standing.KeysOn
+	default:
+		return false
+	}
+}
+
 // next computes the step of f from what it recorded, the tenant's policy and the user's standing.
 func (h *Handler) next(ctx context.Context, f *flow) (Step, error) {
-	s := State{SignedIn: f.req.UserID != "", Verdict: mfa.Decide(f.req.Factors, f.tenant.MFAEnabled, f.req.RequireMFA)}
+	s, err := h.state(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	return Next(s), nil
+}
+
+// state reads what the next step of f depends on.
+func (h *Handler) state(ctx context.Context, f *flow) (State, error) {
+	s := State{SignedIn: f.req.UserID != "", Verdict: mfa.DecideFor(f.req.Factors, demand(f)), Proven: mfa.HasSecondFactor(f.req.Factors)}
 	if s.SignedIn && s.Verdict.SecondFactorMissing() {
 		var err error
 		if s.Standing, err = h.MFA.Standing(ctx, f.req.UserID, f.req.ID); err != nil {
-			return 0, err
+			return State{}, err
+		}
+		if err := h.keyStanding(ctx, f, &s.Standing); err != nil {
+			return State{}, err
 		}
 	}
-	return Next(s), nil
+	return s, nil
 }
 
 // stepURL is the page of step for the sign-in id.
@@ -73,6 +110,10 @@ func stepURL(step Step, id string) string {
 		return "/login/enrol" + q
 	case StepCode:
 		return "/login/otp" + q
+	case StepKey:
+		return "/login/key" + q
+	case StepAddKey:
+		return "/login/key-enrol" + q
 	default:
 		return "/login/" + q
 	}
@@ -110,12 +151,12 @@ func (h *Handler) at(c echo.Context, want Step) (*flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	step, err := h.next(c.Request().Context(), f)
+	s, err := h.state(c.Request().Context(), f)
 	if err != nil {
 		return nil, err
 	}
-	if step != want {
-		return nil, h.goTo(c, f, step)
+	if !s.Allows(want) {
+		return nil, h.goTo(c, f, Next(s))
 	}
 	return f, nil
 }

@@ -85,7 +85,7 @@ func (h *Handler) start(c echo.Context) error {
 		h.AuthError(c.Response(), c.Request(), f.req, oidc.ErrLoginRequired())
 		return nil
 	}
-	return h.render(c, http.StatusOK, "login", templates.LoginPage{Base: h.base(f, c, "Sign in"), AuthRequestID: f.req.ID,
+	return h.renderLogin(c, f, http.StatusOK, templates.LoginPage{Base: h.base(f, c, "Sign in"), AuthRequestID: f.req.ID,
 		Email: f.req.LoginHint})
 }
 
@@ -110,7 +110,7 @@ func (h *Handler) password(c echo.Context) error {
 	page := templates.LoginPage{Base: h.base(f, c, "Sign in"), AuthRequestID: f.req.ID, Email: email}
 	if email == "" || pw == "" || len(email) > 320 || len(pw) > 1024 {
 		page.Error = "Enter your email and password."
-		return h.render(c, http.StatusBadRequest, "login", page)
+		return h.renderLogin(c, f, http.StatusBadRequest, page)
 	}
 	// The address alone refuses a sign-in only while it is spraying (many distinct accounts failing from
 	// it), and then only for a short delay; failures of a few accounts never shut out a whole office.
@@ -151,7 +151,7 @@ func (h *Handler) password(c echo.Context) error {
 			h.audit(c, f, u.ID, "login.password_refused")
 		}
 		page.Error = msgBadCredentials
-		return h.render(c, http.StatusUnauthorized, "login", page)
+		return h.renderLogin(c, f, http.StatusUnauthorized, page)
 	}
 	if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 		return err

@@ -107,6 +107,8 @@ type Standing struct {
 	Enrolled              bool // the user has an active authenticator
 	EnrolmentCodeRequired bool // an admin's reset left an enrolment code that this sign-in has not given
 	EnrolmentCodeExpired  bool // ... and it has expired: only a new reset helps
+	HasKey                bool // the user has a passkey or security key (set by the caller that runs WebAuthn)
+	KeysOn                bool // WebAuthn works on this server (it can offer to add a key)
 }
 
 // Standing returns where userID stands for the sign-in authRequestID.

@@ -49,7 +49,14 @@ func TestFactorPolicy(t *testing.T) {
 			wantAMR: []string{"pwd", "kba", "mfa"}, wantACR: ACRMFA},
 		{name: "duplicates", factors: []string{pwd, pwd, otp, otp}, wantOptional: true, wantRequired: true,
 			wantAMR: []string{"pwd", "otp", "mfa"}, wantACR: ACRMFA},
-		{name: "unknown factor ignored", factors: []string{pwd, "hwk"}, wantOptional: true, wantAMR: []string{"pwd"}, wantACR: ACRPassword},
+		{name: "password and key", factors: []string{pwd, FactorHardwareKey}, wantOptional: true, wantRequired: true,
+			wantAMR: []string{"pwd", "hwk", "mfa"}, wantACR: ACRPHR},
+		{name: "password and key with user verification", factors: []string{pwd, FactorHardwareKey, FactorUserVerified}, wantOptional: true,
+			wantRequired: true, wantAMR: []string{"pwd", "hwk", "user", "mfa"}, wantACR: ACRPHR},
+		{name: "passkey with user verification", factors: []string{FactorHardwareKey, FactorUserVerified}, wantOptional: true,
+			wantRequired: true, wantAMR: []string{"hwk", "user", "mfa"}, wantACR: ACRPHR},
+		{name: "key without password or user verification", factors: []string{FactorHardwareKey}, wantAMR: []string{"hwk"}, wantACR: ""},
+		{name: "unknown factor ignored", factors: []string{pwd, "swk"}, wantOptional: true, wantAMR: []string{"pwd"}, wantACR: ACRPassword},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +96,7 @@ func TestDemandsMFA(t *testing.T) {
 			}
 		})
 	}
-	if got := ACRValues(); !slices.Equal(got, []string{ACRPassword, ACRMFA}) {
+	if got := ACRValues(); !slices.Equal(got, []string{ACRPassword, ACRMFA, ACRPHR}) {
 		t.Errorf("ACRValues = %q", got)
 	}
 }
@@ -120,7 +127,7 @@ func TestState(t *testing.T) {
 func TestDecide(t *testing.T) {
 	pwd, otp, rec := FactorPassword, FactorOTP, FactorRecoveryCode
 	factorSets := map[string][]string{
-		"none": nil, "pwd": {pwd}, "otp": {otp}, "pwd+otp": {pwd, otp}, "pwd+rec": {pwd, rec}, "rec": {rec}, "pwd+unknown": {pwd, "hwk"},
+		"none": nil, "pwd": {pwd}, "otp": {otp}, "pwd+otp": {pwd, otp}, "pwd+rec": {pwd, rec}, "rec": {rec}, "pwd+unknown": {pwd, "swk"},
 	}
 	for name, factors := range factorSets {
 		for _, tenant := range []bool{false, true} {
@@ -150,7 +157,7 @@ func TestFactorsFromAMR(t *testing.T) {
 			t.Errorf("FactorsFromAMR(AMR(%v)) = %v", factors, got)
 		}
 	}
-	if got := FactorsFromAMR([]string{"mfa", "hwk", "sms"}); got != nil {
+	if got := FactorsFromAMR([]string{"mfa", "swk", "sms"}); got != nil {
 		t.Errorf("unknown amr values gave factors %v", got)
 	}
 }

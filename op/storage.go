@@ -184,7 +184,8 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 			v.audience = append(v.audience, s.AdminAudience)
 		}
 	}
-	verdict := mfa.Decide(a.Factors, t.MFAEnabled, a.RequireMFA)
+	verdict := mfa.DecideFor(a.Factors, mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods, RequestMFA: a.RequireMFA,
+		RequestPHR: mfa.DemandsPHR(a.ACRValues)})
 	// An issued code carries the request past its login deadline; before that, an expired request is
 	// never done.
 	live := s.Now().Before(a.ExpiresAt) || a.CodeHash != ""

@@ -123,7 +123,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if !mfa.Decide(mfa.FactorsFromAMR(rt.AMR), t.MFAEnabled, false).Satisfied {
+	if !mfa.DecideFor(mfa.FactorsFromAMR(rt.AMR), mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the tenant now requires multi-factor authentication: sign in again")
 	}
 	return &refreshRequest{rt: rt}, nil

@@ -158,12 +158,12 @@ func (s *Store) AcceptStep(ctx context.Context, id string, step int64, now time.
 	return nil
 }
 
-// ResetMFA removes the user's authenticator, recovery codes and pending enrolments and ends their
-// sessions, in one transaction, with its audit event. With code, the user's next enrolment needs that
+// ResetMFA removes the user's authenticator, recovery codes, passkeys and security keys and pending
+// enrolments and ends their sessions, in one transaction, with its audit event. With code, the user's next enrolment needs that
 // enrolment code (it replaces an earlier one); without, the next sign-in that needs MFA enrols freely.
 func (s *Store) ResetMFA(ctx context.Context, userID string, code *EnrolmentCode, ev AuditEvent) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &sessionRow{}, &pendingEnrolmentRow{}, &enrolmentCodeRow{}} {
+		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &sessionRow{}, &pendingEnrolmentRow{}, &enrolmentCodeRow{}, &webauthnCredentialRow{}} {
 			if err := tx.Where("user_id = ?", userID).Delete(m).Error; err != nil {
 				return translate("reset mfa", err)
 			}

@@ -17,6 +17,7 @@ type tenantRow struct {
 	MFAEnabled   bool       `gorm:"column:mfa_enabled"`
 	MFAUpdatedAt *time.Time `gorm:"column:mfa_updated_at"`
 	MFAUpdatedBy string     `gorm:"column:mfa_updated_by"`
+	MFAMethods   string     `gorm:"column:mfa_methods"`
 	CreatedAt    time.Time
 }
 
@@ -264,7 +265,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 func tenantFromRow(r tenantRow) Tenant {
 	return Tenant{ID: r.ID, Slug: r.Slug, Name: r.Name, MFAEnabled: r.MFAEnabled, MFAUpdatedAt: deref(r.MFAUpdatedAt),
-		MFAUpdatedBy: r.MFAUpdatedBy, CreatedAt: utc(r.CreatedAt)}
+		MFAUpdatedBy: r.MFAUpdatedBy, MFAMethods: methodsFromRow(r.MFAMethods), CreatedAt: utc(r.CreatedAt)}
 }
 
 func userFromRow(r userRow) User {

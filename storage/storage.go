@@ -42,6 +42,7 @@ type Tenant struct {
 	MFAEnabled   bool
 	MFAUpdatedAt time.Time // zero until the policy was first changed
 	MFAUpdatedBy string
+	MFAMethods   []string // the second factors the policy allows (totp, webauthn); DefaultMFAMethods when unset
 	CreatedAt    time.Time
 }
 

@@ -21,7 +21,7 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	}
 	t.Slug = strings.ToLower(t.Slug)
 	r := tenantRow{ID: t.ID, Slug: t.Slug, Name: t.Name, MFAEnabled: t.MFAEnabled, MFAUpdatedAt: optTime(t.MFAUpdatedAt),
-		MFAUpdatedBy: t.MFAUpdatedBy, CreatedAt: utc(t.CreatedAt)}
+		MFAUpdatedBy: t.MFAUpdatedBy, MFAMethods: methodsToRow(t.MFAMethods), CreatedAt: utc(t.CreatedAt)}
 	if err := s.ctx(ctx).Create(&r).Error; err != nil {
 		return Tenant{}, translate("create tenant", err)
 	}

@@ -18,6 +18,7 @@ type Base struct {
 type LoginPage struct {
 	Base
 	AuthRequestID, Email, Error string
+	Passkey                     string // the options of a passwordless passkey sign-in, JSON; "" when WebAuthn is off
 }
 
 // CodePage is the data for page "otp".
@@ -40,6 +41,7 @@ type EnrolPage struct {
 	Secret                      string       // base32 secret, grouped in 4s
 	OTPAuthURI                  template.URL // otpauth://totp/...
 	Issuer                      string
+	KeyURL                      string // add a passkey or security key instead ("" when WebAuthn is off)
 }
 
 // EnrolCodePage is the data for page "enrol_code": the enrolment code an admin's reset handed out.
@@ -104,6 +106,8 @@ type SettingsPage struct {
 	Events       []EventRow
 	Flash        string
 	AdminEmail   string
+	// The second factors the policy allows.
+	AllowTOTP, AllowWebAuthn bool
 }
 
 // UserRow is one row of the users table on the settings page. MFAState is
@@ -113,6 +117,7 @@ type UserRow struct {
 	Disabled                        bool
 	EnrolledAt, LastUsed            *time.Time
 	EnrolledFrom                    string // the app and address of the enrolment, e.g. "Demo App · 192.0.2.7"
+	Keys                            int    // passkeys and security keys
 }
 
 // EventRow is one row of the recent-activity table on the settings page.
@@ -132,6 +137,7 @@ type AccountPage struct {
 	DownloadURI       template.URL
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
+	Keys              []KeyRow
 }
 
 // TextDownload makes a data: URL of a plain-text file, for a download link that needs no request.

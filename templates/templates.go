@@ -53,6 +53,8 @@ func requiredPages() []string {
 		"confirm",
 		"settings",
 		"account",
+		"key",
+		"key_enrol",
 	}
 }
 

@@ -78,6 +78,8 @@ type Store interface {
 	AuthenticatorsByUsers(ctx context.Context, userIDs []string) (map[string]storage.Authenticator, error)
 	ListClients(ctx context.Context, tenantID string) ([]storage.Client, error)
 	SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev storage.AuditEvent) (before, after storage.Tenant, err error)
+	CredentialsCountByUsers(ctx context.Context, userIDs []string) (map[string]int, error)
+	SetMFAMethods(ctx context.Context, tenantID string, methods []string, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 	// InTx runs fn with a Tx bound to one transaction.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 }

@@ -88,6 +88,7 @@ func (s *Service) UserByEmail(ctx context.Context, tenantID, email string) (stor
 type Member struct {
 	User          storage.User
 	Authenticator *storage.Authenticator // nil without one
+	Keys          int                    // passkeys and security keys
 }
 
 // MFA is the member's second-factor state: none, pending or active.
@@ -112,9 +113,13 @@ func (s *Service) Members(ctx context.Context, tenantID string, offset, limit in
 	if err != nil {
 		return nil, err
 	}
+	keys, err := s.Store.CredentialsCountByUsers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Member, len(users))
 	for i, u := range users {
-		out[i].User = u
+		out[i].User, out[i].Keys = u, keys[u.ID]
 		if a, ok := auths[u.ID]; ok {
 			out[i].Authenticator = &a
 		}

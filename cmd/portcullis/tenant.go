@@ -26,12 +26,13 @@ type tenantJSON struct {
 	MFAEnabled   bool       `json:"mfa_enabled"`
 	MFAUpdatedAt *time.Time `json:"mfa_updated_at,omitempty"`
 	MFAUpdatedBy string     `json:"mfa_updated_by,omitempty"`
+	MFAMethods   []string   `json:"mfa_methods"`
 	CreatedAt    time.Time  `json:"created_at"`
 }
 
 func toTenantJSON(t app.Tenant) tenantJSON {
 	return tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, MFAEnabled: t.MFAEnabled, MFAUpdatedAt: utcPtr(t.MFAUpdatedAt),
-		MFAUpdatedBy: t.MFAUpdatedBy, CreatedAt: t.CreatedAt.UTC()}
+		MFAUpdatedBy: t.MFAUpdatedBy, MFAMethods: t.MFAMethods, CreatedAt: t.CreatedAt.UTC()}
 }
 
 const maxSlugLen = 63
@@ -152,12 +153,15 @@ type setMFAResult struct {
 func (c *cli) tenantSetMFACmd() *cobra.Command {
 	var ref string
 	var enabled bool
+	var methods []string
 	cmd := &cobra.Command{
 		Use:   "set-mfa",
 		Short: "Turn the tenant-wide TOTP requirement on or off",
 		Long: `Turn the tenant-wide TOTP requirement on or off. When on, every sign-in to the tenant needs a
-second factor; users without one enrol at their next sign-in. The change is audited.`,
-		Example: "  portcullis tenant set-mfa --tenant acme --enabled=true",
+second factor; users without one enrol at their next sign-in. --methods chooses the second factors that
+count: totp (an authenticator app), webauthn (passkeys and security keys), or both (the default);
+webauthn alone is phishing-resistant only. The change is audited.`,
+		Example: "  portcullis tenant set-mfa --tenant acme --enabled=true\n  portcullis tenant set-mfa --tenant acme --enabled=true --methods webauthn",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -165,6 +169,11 @@ second factor; users without one enrol at their next sign-in. The change is audi
 				t, err := tenantByRef(ctx, adm, ref)
 				if err != nil {
 					return err
+				}
+				if cmd.Flags().Changed("methods") {
+					if _, _, err := adm.SetMFAMethods(ctx, actor(), t.ID, methods); err != nil {
+						return fmt.Errorf("set the MFA methods of tenant %q: %w", t.Slug, err)
+					}
 				}
 				before, after, err := adm.SetMFAPolicy(ctx, actor(), t.ID, enabled)
 				if err != nil {
@@ -181,6 +190,7 @@ second factor; users without one enrol at their next sign-in. The change is audi
 	cmd.Flags().StringVar(&ref, "tenant", "", "tenant slug or id (required)")
 	cmd.Flags().BoolVar(&enabled, "enabled", false, "require a second factor in the tenant: --enabled=true or --enabled=false (required)")
 	_ = cmd.MarkFlagRequired("tenant")
+	cmd.Flags().StringSliceVar(&methods, "methods", nil, "the second factors allowed: totp,webauthn (default both); webauthn alone is phishing-resistant only")
 	_ = cmd.MarkFlagRequired("enabled")
 	return cmd
 }

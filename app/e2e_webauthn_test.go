@@ -1,0 +1,172 @@
+package app_test
+
+import (
+	"context"
+	"html"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/portcullis/portcullis/app"
+	"github.com/portcullis/portcullis/app/apptest"
+	"github.com/portcullis/portcullis/mfa/webauthntest"
+	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/storage/storagetest"
+)
+
+// newKeyEnv is an mfaEnv on an issuer http://localhost:PORT (WebAuthn needs a domain name).
+func newKeyEnv(t *testing.T, st *storage.Store, policy bool) *mfaEnv {
+	t.Helper()
+	env := apptest.New(t, st, func(c *app.Config) { c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", "localhost", 1) })
+	env.URL = strings.Replace(env.URL, "127.0.0.1", "localhost", 1)
+	ten := env.Tenant("Acme Inc")
+	u := env.User(ten.ID, "ann@acme.test", pw, storage.RoleMember)
+	c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+	env.SetMFA(ten.ID, policy)
+	return &mfaEnv{env: env, ten: ten, user: u, rp: env.RP(c, sec)}
+}
+
+func (m *mfaEnv) authenticator() *webauthntest.Authenticator {
+	return webauthntest.New(m.env.URL, "localhost")
+}
+
+var dataOptions = regexp.MustCompile(`data-options="([^"]*)"`)
+
+// options returns the WebAuthn options that the page hands to webauthn.js.
+func options(t testing.TB, p *apptest.Page) []byte {
+	t.Helper()
+	m := dataOptions.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no webauthn options on %s (%d):\n%s", p.URL, p.Status, p.Body)
+	}
+	return []byte(html.UnescapeString(m[1]))
+}
+
+func (m *mfaEnv) claims(t *testing.T, a *apptest.Attempt, p *apptest.Page) apptest.Claims {
+	t.Helper()
+	tok, err := m.rp.Exchange(a.Code(t, p), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.rp.IDToken(tok, a.Nonce)
+}
+
+// enrolKey signs in for the first time under the policy and chooses a passkey instead of an app.
+func (m *mfaEnv) enrolKey(t *testing.T, key *webauthntest.Authenticator) {
+	t.Helper()
+	b := m.env.NewBrowser()
+	a, p := m.password(t, b)
+	if !strings.HasPrefix(p.URL.Path, "/login/enrol") || !strings.Contains(p.Body, "Use a passkey or security key instead") {
+		t.Fatalf("after the password: %s, want the enrolment page with the key option", p.URL)
+	}
+	p = b.Get(strings.Replace(p.URL.String(), "/login/enrol?", "/login/key-enrol?", 1))
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("key enrolment CSP %q", csp)
+	}
+	p = b.Submit(p, "/login/key-enrol", map[string]string{"credential": string(key.Create(options(t, p))), "name": "Laptop"})
+	c := m.claims(t, a, p)
+	if !slices.Equal(c.AMR, []string{"pwd", "hwk", "user", "mfa"}) || c.ACR != "urn:portcullis:acr:phr" {
+		t.Errorf("after enrolling a key: amr %v acr %q", c.AMR, c.ACR)
+	}
+}
+
+func TestWebAuthnSecondFactorAndPasskey(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newKeyEnv(t, st, true)
+		key := m.authenticator()
+		m.enrolKey(t, key)
+
+		// Password, then the key is offered first.
+		b := m.env.NewBrowser()
+		a, p := m.password(t, b)
+		if !strings.HasPrefix(p.URL.Path, "/login/key") {
+			t.Fatalf("after the password: %s, want the key page", p.URL)
+		}
+		// A wrong answer (another authenticator) is refused and the page asks again.
+		p = b.Submit(p, "/login/key", map[string]string{"credential": string(m.authenticator().Get(options(t, p)))})
+		if p.Status != 401 {
+			t.Fatalf("a foreign key: %d", p.Status)
+		}
+		p = b.Submit(p, "/login/key", map[string]string{"credential": string(key.Get(options(t, p)))})
+		if c := m.claims(t, a, p); !slices.Equal(c.AMR, []string{"pwd", "hwk", "user", "mfa"}) || c.ACR != "urn:portcullis:acr:phr" {
+			t.Errorf("password + key: amr %v acr %q", c.AMR, c.ACR)
+		}
+
+		// Passwordless: the sign-in page carries a passkey ceremony.
+		b = m.env.NewBrowser()
+		a = m.rp.Start()
+		p = b.Get(a.URL)
+		if !strings.Contains(p.Body, `autocomplete="username webauthn"`) || !strings.Contains(p.Body, "Sign in with a passkey") {
+			t.Errorf("sign-in page without passkey autofill or button")
+		}
+		answer := string(key.Get(options(t, p)))
+		p = b.Submit(p, "/login/passkey", map[string]string{"credential": answer})
+		if c := m.claims(t, a, p); !slices.Equal(c.AMR, []string{"hwk", "user", "mfa"}) || c.ACR != "urn:portcullis:acr:phr" {
+			t.Errorf("passkey: amr %v acr %q", c.AMR, c.ACR)
+		}
+
+		// The same answer in another sign-in: its challenge is another one.
+		b = m.env.NewBrowser()
+		a = m.rp.Start()
+		p = b.Get(a.URL)
+		p = b.Submit(p, "/login/passkey", map[string]string{"credential": answer})
+		if p.Status != 401 || p.Redirect != nil {
+			t.Errorf("replayed passkey answer: %d %v", p.Status, p.Redirect)
+		}
+	})
+}
+
+func TestWebAuthnPhishingResistantOnly(t *testing.T) {
+	m := newKeyEnv(t, storagetest.NewSQLite(t), true)
+	// Ann has an authenticator app.
+	secret, _, _, _ := m.enrol(t, m.env.NewBrowser())
+	if _, _, err := m.env.Store.SetMFAMethods(context.Background(), m.ten.ID, []string{"webauthn"}, storage.AuditEvent{Action: "mfa.policy_changed"}); err != nil {
+		t.Fatal(err)
+	}
+	b := m.env.NewBrowser()
+	a, p := m.password(t, b)
+	if !strings.HasPrefix(p.URL.Path, "/login/otp") {
+		t.Fatalf("phishing-resistant only, TOTP user: %s, want the code first", p.URL)
+	}
+	m.env.Clock.Advance(60e9)
+	p = b.Submit(p, "/login/otp", map[string]string{"code": apptest.Code(t, secret, m.env.Clock.Now())})
+	if !strings.HasPrefix(p.URL.Path, "/login/key-enrol") {
+		t.Fatalf("after the code: %s, want to add a key", p.URL)
+	}
+	key := m.authenticator()
+	p = b.Submit(p, "/login/key-enrol", map[string]string{"credential": string(key.Create(options(t, p)))})
+	if c := m.claims(t, a, p); c.ACR != "urn:portcullis:acr:phr" || !slices.Contains(c.AMR, "hwk") {
+		t.Errorf("amr %v acr %q", c.AMR, c.ACR)
+	}
+}
+
+func TestWebAuthnStepUpPHR(t *testing.T) {
+	m := newKeyEnv(t, storagetest.NewSQLite(t), false)
+	key := m.authenticator()
+	// Policy off: ann signs in with her password, then the app asks for phr: she adds a key (no second
+	// factor yet, so the key is her first).
+	b := m.env.NewBrowser()
+	a, p := m.password(t, b, oauth2.SetAuthURLParam("acr_values", "urn:portcullis:acr:phr"))
+	if !strings.HasPrefix(p.URL.Path, "/login/key-enrol") {
+		t.Fatalf("phr demanded: %s, want to add a key", p.URL)
+	}
+	p = b.Submit(p, "/login/key-enrol", map[string]string{"credential": string(key.Create(options(t, p)))})
+	if c := m.claims(t, a, p); c.ACR != "urn:portcullis:acr:phr" {
+		t.Errorf("step-up acr %q", c.ACR)
+	}
+}
+
+func TestWebAuthnOffForIPIssuer(t *testing.T) {
+	m := newMFAEnv(t, storagetest.NewSQLite(t), true)
+	b := m.env.NewBrowser()
+	p := b.Get(m.rp.Start().URL)
+	if strings.Contains(p.Body, "passkey") || strings.Contains(p.Body, "webauthn") {
+		t.Error("an IP-address issuer shows passkeys")
+	}
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+}
