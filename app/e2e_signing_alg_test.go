@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -85,6 +86,26 @@ func TestClientSigningAlgorithm(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestAdminAPIClientSigningAlgorithm: the admin API registers a client for ES256 and shows it.
+func TestAdminAPIClientSigningAlgorithm(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		e := newAdminEnv(t, st)
+		token := serviceToken(t, e.rp, e.svc, e.svcSecret)
+		r := e.call(t, "POST", "/clients", token, `{"name":"Fast","redirect_uris":["https://fast.example/cb"],"id_token_signed_response_alg":"ES256"}`)
+		es := decode[struct {
+			ID  string
+			Alg string `json:"id_token_signed_response_alg"`
+		}](t, r)
+		stored, err := st.ClientByID(t.Context(), es.ID)
+		if r.Status != 201 || es.Alg != "ES256" || err != nil || stored.IDTokenAlg != "ES256" {
+			t.Errorf("ES256 client: %d %s (stored %q, %v)", r.Status, r.Body, stored.IDTokenAlg, err)
+		}
+		if list := e.call(t, "GET", "/clients", token, ""); !strings.Contains(list.Body, `"id_token_signed_response_alg":"ES256"`) {
+			t.Errorf("list: %s", list.Body)
 		}
 	})
 }
