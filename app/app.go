@@ -193,7 +193,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: cfg.Throttle.PasswordPolicy(), Now: a.Now},
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
-		Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
+		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
 		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
