@@ -273,6 +273,7 @@ type clientJSON struct {
 	PostLogoutURIs []string  `json:"post_logout_redirect_uris"`
 	Grants         []string  `json:"grants"`
 	Scopes         []string  `json:"scopes"`
+	IDTokenAlg     string    `json:"id_token_signed_response_alg,omitempty"` // "" signs with the server's default
 	CreatedAt      time.Time `json:"created_at"`
 	Secret         string    `json:"secret,omitempty"` // only in the answer to create
 }
@@ -285,7 +286,8 @@ func clientOut(cl storage.Client) clientJSON {
 		return s
 	}
 	return clientJSON{ID: cl.ID, Name: cl.Name, Public: cl.Public, Admin: cl.Admin, RedirectURIs: nz(cl.RedirectURIs),
-		PostLogoutURIs: nz(cl.PostLogoutURIs), Grants: nz(cl.Grants), Scopes: nz(cl.Scopes), CreatedAt: cl.CreatedAt}
+		PostLogoutURIs: nz(cl.PostLogoutURIs), Grants: nz(cl.Grants), Scopes: nz(cl.Scopes), IDTokenAlg: cl.IDTokenAlg,
+		CreatedAt: cl.CreatedAt}
 }
 
 func (h *Handler) listClients(c echo.Context) error {
@@ -309,13 +311,14 @@ func (h *Handler) createClient(c echo.Context) error {
 		PostLogoutURIs []string `json:"post_logout_redirect_uris"`
 		Grants         []string `json:"grants"`
 		Scopes         []string `json:"scopes"`
+		IDTokenAlg     string   `json:"id_token_signed_response_alg"`
 	}
 	if err := bind(c, &in); err != nil {
 		return fail(c, err)
 	}
 	cl, sec, err := h.Admin.CreateClient(h.ctx(c), h.actor(c), storage.Client{TenantID: actorOf(c).tenant.ID, Name: in.Name,
 		Public: in.Public, Admin: in.Admin, RedirectURIs: in.RedirectURIs, PostLogoutURIs: in.PostLogoutURIs, Grants: in.Grants,
-		Scopes: in.Scopes})
+		Scopes: in.Scopes, IDTokenAlg: in.IDTokenAlg})
 	if err != nil {
 		return fail(c, err)
 	}

@@ -131,7 +131,7 @@ func (a *Admin) RotateKey(ctx context.Context, algorithm string, overlap time.Du
 	}
 	res := KeyRotation{ID: sk.ID, Algorithm: sk.Algorithm, CreatedAt: sk.CreatedAt.UTC()}
 	for _, k := range current {
-		if k.RetiredAt == nil {
+		if k.RetiredAt == nil && k.Algorithm == sk.Algorithm {
 			until := now.Add(overlap)
 			res.PreviousID, res.PreviousPublishedUntil = k.ID, &until
 			break

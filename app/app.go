@@ -154,7 +154,8 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Keys.Ensure(ctx, alg); err != nil {
+	a.Keys.Default = alg
+	if err := a.Keys.Ensure(ctx); err != nil {
 		return err
 	}
 	tpl, err := templates.Load(templates.FS)

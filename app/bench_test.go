@@ -38,12 +38,13 @@ func BenchmarkPasswordSignIn(b *testing.B) {
 	}
 }
 
-// benchEnv is one tenant with a member, a confidential client and one signed-in token set.
-func benchEnv(b *testing.B, open func(testing.TB) *storage.Store) (*apptest.Env, *apptest.RP, *oauth2.Token) {
+// benchEnv is one tenant with a member, a confidential client (registered for alg, "" for the default)
+// and one signed-in token set.
+func benchEnv(b *testing.B, open func(testing.TB) *storage.Store, alg string) (*apptest.Env, *apptest.RP, *oauth2.Token) {
 	env := apptest.New(b, open(b))
 	ten := env.Tenant("Bench")
 	env.User(ten.ID, "ann@bench.test", pw, storage.RoleMember)
-	c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+	c, sec := env.Client(ten.ID, apptest.ClientOptions{IDTokenAlg: alg})
 	rp := env.RP(c, sec, "openid", "profile", "email", "offline_access")
 	a, code := rp.SignIn(env.NewBrowser(), "ann@bench.test", pw)
 	tok, err := rp.Exchange(code, a)
@@ -82,7 +83,7 @@ func benchGet(b *testing.B, u, bearer string) {
 func BenchmarkHotPaths(b *testing.B) {
 	for _, d := range benchDialects {
 		b.Run(d.name, func(b *testing.B) {
-			env, rp, tok := benchEnv(b, d.open)
+			env, rp, tok := benchEnv(b, d.open, "")
 			b.Run("discovery", func(b *testing.B) {
 				for b.Loop() {
 					benchGet(b, env.URL+"/.well-known/openid-configuration", "")
@@ -98,16 +99,20 @@ func BenchmarkHotPaths(b *testing.B) {
 					benchGet(b, env.URL+userinfoPath, tok.AccessToken)
 				}
 			})
-			b.Run("refresh", func(b *testing.B) {
-				rt := tok.RefreshToken
-				for b.Loop() {
-					t, err := rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt}).Token()
-					if err != nil {
-						b.Fatal(err)
-					}
-					rt = t.RefreshToken
-				}
-			})
+			b.Run("refresh", func(b *testing.B) { benchRefresh(b, rp, tok) })
+			_, esRP, esTok := benchEnv(b, d.open, "ES256")
+			b.Run("refresh-es256", func(b *testing.B) { benchRefresh(b, esRP, esTok) })
 		})
+	}
+}
+
+func benchRefresh(b *testing.B, rp *apptest.RP, tok *oauth2.Token) {
+	rt := tok.RefreshToken
+	for b.Loop() {
+		t, err := rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt}).Token()
+		if err != nil {
+			b.Fatal(err)
+		}
+		rt = t.RefreshToken
 	}
 }

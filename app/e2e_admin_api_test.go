@@ -550,6 +550,7 @@ func TestAdminAPIBadInput(t *testing.T) {
 				{name: "admin without client_credentials", body: `{"name":"app","admin":true,"redirect_uris":["https://app.example/cb"]}`, want: 400},
 				{name: "unknown grant", body: `{"name":"app","grants":["password"]}`, want: 400},
 				{name: "no redirect URI for the code flow", body: `{"name":"app"}`, want: 400},
+				{name: "unsupported id token alg", body: `{"name":"app","redirect_uris":["https://app.example/cb"],"id_token_signed_response_alg":"HS256"}`, want: 400},
 			}},
 		} {
 			for _, c := range append(common(route.valid, route.bigField), route.extra...) {

@@ -57,6 +57,9 @@ func ValidateClient(c storage.Client) error {
 	if c.Admin && !c.HasGrant(GrantClientCredentials) {
 		errs = append(errs, errors.New("an admin client needs the client_credentials grant"))
 	}
+	if !slices.Contains([]string{"", "RS256", "ES256"}, c.IDTokenAlg) {
+		errs = append(errs, fmt.Errorf("id_token_signed_response_alg %q: must be RS256 or ES256", c.IDTokenAlg))
+	}
 	for _, u := range c.RedirectURIs {
 		if err := ValidateRedirectURI(u); err != nil {
 			errs = append(errs, fmt.Errorf("redirect_uri %q: %w", u, err))

@@ -71,7 +71,8 @@ func (a *authRequest) facts() tokenFacts {
 // refreshRequest is a stored refresh token seen as a token request. It is a fresh copy per call,
 // because the library narrows its scopes in place.
 type refreshRequest struct {
-	rt storage.RefreshToken
+	rt   storage.RefreshToken
+	user storage.User // read with the token in this request; fills the ID token's user claims
 }
 
 var _ oidcop.RefreshTokenRequest = (*refreshRequest)(nil)

@@ -44,7 +44,7 @@ func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool 
 	}
 	ctx := r.Context()
 	if !basic && sec == "" {
-		c, err := h.st.Store.ClientByID(ctx, id)
+		c, err := h.st.clientByID(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			return true

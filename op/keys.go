@@ -29,18 +29,21 @@ type KeyStore interface {
 	AddSigningKey(ctx context.Context, k storage.SigningKey, overlapUntil time.Time) error
 }
 
-// Keys manages the token signing keys: generated on first start, stored with the private part sealed,
-// cached briefly so that a rotation by another instance or the CLI is picked up within seconds.
+// Keys manages the token signing keys: one active key per supported algorithm (RS256 and ES256),
+// generated on first start, stored with the private part sealed, cached briefly so that a rotation by
+// another instance or the CLI is picked up within seconds. Tokens are signed with Default unless the
+// client asked for the other algorithm.
 type Keys struct {
-	Store  KeyStore
-	Sealer *secret.Sealer
-	Now    func() time.Time
-	TTL    time.Duration // cache lifetime (default 10s)
+	Store   KeyStore
+	Sealer  *secret.Sealer
+	Now     func() time.Time
+	TTL     time.Duration           // cache lifetime (default 10s)
+	Default jose.SignatureAlgorithm // the algorithm of clients that did not choose one (default RS256)
 
 	mu      sync.Mutex
 	loaded  time.Time
 	version string // the ids and states of the keys last read; a change rebuilds everything below
-	signing *signingKey
+	signing map[jose.SignatureAlgorithm]*signingKey
 	public  []oidcop.Key
 	jwks    []byte // the JSON Web Key Set of public, as served
 }
@@ -79,23 +82,31 @@ func ParseAlgorithm(s string) (jose.SignatureAlgorithm, error) {
 	return "", fmt.Errorf("unsupported signing algorithm %q (use RS256 or ES256)", s)
 }
 
-// Ensure creates a signing key if there is none (first start).
-func (k *Keys) Ensure(ctx context.Context, alg jose.SignatureAlgorithm) error {
+// Ensure creates an active signing key for each supported algorithm that has none (first start, or an
+// upgrade from a version that kept one key): RS256 is always published, ES256 is there for the clients
+// that register for it.
+func (k *Keys) Ensure(ctx context.Context) error {
 	keys, err := k.Store.SigningKeys(ctx, k.Now())
 	if err != nil {
 		return fmt.Errorf("ensure signing key: %w", err)
 	}
-	for _, sk := range keys {
-		if sk.RetiredAt == nil {
-			return nil
+	for _, alg := range supportedAlgs {
+		active := false
+		for _, sk := range keys {
+			active = active || (sk.RetiredAt == nil && sk.Algorithm == string(alg))
+		}
+		if !active {
+			if _, err := k.Rotate(ctx, alg, 0); err != nil {
+				return err
+			}
 		}
 	}
-	_, err = k.Rotate(ctx, alg, 0)
-	return err
+	return nil
 }
 
-// Rotate makes a new signing key. The previous keys stay published for overlap, which must cover the
-// longest token lifetime so that tokens they signed keep verifying until they expire.
+// Rotate makes a new signing key for alg. The previous key of that algorithm stays published for
+// overlap, which must cover the longest token lifetime so that tokens it signed keep verifying until
+// they expire; the other algorithm's key is left alone.
 func (k *Keys) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, overlap time.Duration) (storage.SigningKey, error) {
 	var priv crypto.Signer
 	var err error
@@ -135,7 +146,7 @@ func (k *Keys) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, overlap 
 	return sk, nil
 }
 
-func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
+func (k *Keys) load(ctx context.Context) (map[jose.SignatureAlgorithm]*signingKey, []oidcop.Key, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	ttl := k.TTL
@@ -155,7 +166,7 @@ func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
 		k.loaded = now // same keys: keep the parsed ones and the serialised set
 		return k.signing, k.public, nil
 	}
-	var signing *signingKey
+	signing := map[jose.SignatureAlgorithm]*signingKey{}
 	var public []oidcop.Key
 	for _, sk := range keys {
 		block, _ := pem.Decode(sk.PublicPEM)
@@ -168,7 +179,7 @@ func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
 		}
 		alg := jose.SignatureAlgorithm(sk.Algorithm)
 		public = append(public, &publicKey{id: sk.ID, alg: alg, key: pub})
-		if signing == nil && sk.RetiredAt == nil {
+		if signing[alg] == nil && sk.RetiredAt == nil { // keys come newest first
 			der, err := k.Sealer.Open(sk.PrivateSealed, []byte(sk.ID))
 			if err != nil {
 				return nil, nil, fmt.Errorf("unseal signing key %s (is the secret key the one it was made with?): %w", sk.ID, err)
@@ -181,10 +192,10 @@ func (k *Keys) load(ctx context.Context) (*signingKey, []oidcop.Key, error) {
 			if !ok {
 				return nil, nil, fmt.Errorf("signing key %s is not a signer", sk.ID)
 			}
-			signing = &signingKey{id: sk.ID, alg: alg, key: signer}
+			signing[alg] = &signingKey{id: sk.ID, alg: alg, key: signer}
 		}
 	}
-	if signing == nil {
+	if len(signing) == 0 {
 		return nil, nil, errors.New("no signing key: run the server once or 'portcullis keys rotate'")
 	}
 	jwks, err := marshalKeySet(public)
@@ -233,13 +244,27 @@ func (k *Keys) JWKS(ctx context.Context) (body []byte, version string, err error
 	return k.jwks, k.version, nil
 }
 
-// SigningKey returns the current signing key.
+// SigningKey returns the current signing key of the default algorithm.
 func (k *Keys) SigningKey(ctx context.Context) (oidcop.SigningKey, error) {
+	return k.SigningKeyFor(ctx, "")
+}
+
+// SigningKeyFor returns the current signing key of alg ("" for the default algorithm).
+func (k *Keys) SigningKeyFor(ctx context.Context, alg jose.SignatureAlgorithm) (oidcop.SigningKey, error) {
 	s, _, err := k.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	if alg == "" {
+		alg = k.Default
+	}
+	if alg == "" {
+		alg = jose.RS256
+	}
+	if key := s[alg]; key != nil {
+		return key, nil
+	}
+	return nil, fmt.Errorf("no active %s signing key: run 'portcullis keys rotate --algorithm %s'", alg, alg)
 }
 
 // KeySet returns every published public key.

@@ -16,7 +16,7 @@ import (
 
 // GetClientByClientID loads a client. Unknown clients are a plain error, faults a server error.
 func (s *Storage) GetClientByClientID(ctx context.Context, id string) (oidcop.Client, error) {
-	c, err := s.Store.ClientByID(ctx, id)
+	c, err := s.clientByID(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errors.New("unknown client")
@@ -29,7 +29,7 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (oidcop.Cl
 // AuthorizeClientIDSecret checks a confidential client's secret (keyed hash, constant time). An
 // unknown client is a plain error (the caller answers invalid_client), a database fault a server error.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) error {
-	c, err := s.Store.ClientByID(ctx, id)
+	c, err := s.clientByID(ctx, id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return oidc.ErrServerError().WithParent(err)
 	}
@@ -53,7 +53,7 @@ func (s *Storage) ClientCredentials(ctx context.Context, id, sec string) (oidcop
 // ClientCredentialsTokenRequest builds the token request of a service client. Only its registered extra
 // scopes are granted; the admin scope only to clients marked admin.
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (oidcop.TokenRequest, error) {
-	c, err := s.Store.ClientByID(ctx, id)
+	c, err := s.clientByID(ctx, id)
 	if err != nil {
 		return nil, errors.New("unknown client")
 	}

@@ -8,8 +8,12 @@ import (
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// SigningKey returns the current signing key.
+// SigningKey returns the key that signs this request's tokens: the one of the algorithm its client
+// registered (id_token_signed_response_alg, for the ID and the access token alike), else the default.
 func (s *Storage) SigningKey(ctx context.Context) (oidcop.SigningKey, error) {
+	if c, ok := requestClient(ctx); ok && c.IDTokenAlg != "" {
+		return s.Keys.SigningKeyFor(ctx, jose.SignatureAlgorithm(c.IDTokenAlg))
+	}
 	return s.Keys.SigningKey(ctx)
 }
 
@@ -19,7 +23,7 @@ func (s *Storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgo
 	if err != nil {
 		return nil, err
 	}
-	var out []jose.SignatureAlgorithm
+	out := []jose.SignatureAlgorithm{jose.RS256} // always offered, listed first (OpenID Connect Discovery §3)
 	for _, k := range keys {
 		if !slices.Contains(out, k.Algorithm()) {
 			out = append(out, k.Algorithm())

@@ -101,7 +101,8 @@ func (s *Storage) revokeFamily(ctx context.Context, grantID string) {
 // TokenRequestByRefreshToken loads a live refresh token. Presenting a spent one is treated as theft:
 // the whole family (and its access tokens) is revoked.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (oidcop.RefreshTokenRequest, error) {
-	rt, err := s.Store.RefreshTokenByHash(ctx, secret.TokenHash(token))
+	// One read: the token, its user and the tenant's policy now (never cached).
+	rt, u, t, err := s.Store.RefreshTokenGrant(ctx, secret.TokenHash(token))
 	if err != nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
@@ -113,20 +114,15 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	case rt.RevokedAt != nil, !now.Before(rt.ExpiresAt):
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is revoked or expired")
 	}
-	u, err := s.Store.UserByID(ctx, rt.Subject)
-	if err != nil || u.Disabled {
+	if u.Disabled {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the user can no longer sign in")
 	}
 	// A refresh token is a standing sign-in: when the tenant now requires MFA and this one was made
 	// without it, it yields nothing more until the user signs in again with the second factor.
-	t, err := s.Store.TenantByID(ctx, rt.TenantID)
-	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
-	}
 	if !mfa.DecideFor(mfa.FactorsFromAMR(rt.AMR), mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the tenant now requires multi-factor authentication: sign in again")
 	}
-	return &refreshRequest{rt: rt}, nil
+	return &refreshRequest{rt: rt, user: u}, nil
 }
 
 // TerminateSession is called at end_session; the browser session is ended by the login UI's

@@ -9,6 +9,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portcullis/portcullis/storage"
 )
 
 // SetUserinfoFromScopes is deprecated in the library; SetUserinfoFromRequest does the work.
@@ -18,10 +20,15 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's user claims.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req oidcop.IDTokenRequest, scopes []string) error {
-	if err := s.setUserinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
+	r, refresh := req.(*refreshRequest)
+	if !refresh {
+		return s.setUserinfo(ctx, ui, req.GetSubject(), scopes)
+	}
+	// The refresh grant read the user with the token moments ago, in this request.
+	if err := userinfoOf(ui, r.user, scopes); err != nil {
 		return err
 	}
-	if r, ok := req.(*refreshRequest); ok && r.rt.ACR != "" {
+	if r.rt.ACR != "" {
 		ui.AppendClaims("acr", r.rt.ACR) // the library drops acr on refresh; registered claims still win
 	}
 	return nil
@@ -29,14 +36,12 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 
 // SetUserinfoFromToken answers /userinfo for a live, unrevoked access token.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	at, err := s.Store.AccessTokenByID(ctx, tokenID)
+	// One read of the token row and its user, every call: revocation and a disabled user count at once.
+	at, u, err := s.Store.AccessTokenWithUser(ctx, tokenID)
 	if err != nil || at.Subject != subject || at.RevokedAt != nil || !s.Now().Before(at.ExpiresAt) {
-		return errors.New("invalid token")
+		return errors.New("invalid token") // also a service token, which has no user
 	}
-	if at.Subject == at.ClientID { // a service token has no user
-		return errors.New("the token has no user")
-	}
-	return s.setUserinfo(ctx, ui, subject, at.Scopes)
+	return userinfoOf(ui, u, at.Scopes)
 }
 
 func (s *Storage) setUserinfo(ctx context.Context, ui *oidc.UserInfo, subject string, scopes []string) error {
@@ -44,6 +49,11 @@ func (s *Storage) setUserinfo(ctx context.Context, ui *oidc.UserInfo, subject st
 	if err != nil {
 		return fmt.Errorf("userinfo: %w", err)
 	}
+	return userinfoOf(ui, u, scopes)
+}
+
+// userinfoOf fills the user claims the scopes grant; a disabled user has none.
+func userinfoOf(ui *oidc.UserInfo, u storage.User, scopes []string) error {
 	if u.Disabled {
 		return errors.New("userinfo: user disabled")
 	}
@@ -63,7 +73,7 @@ func (s *Storage) setUserinfo(ctx context.Context, ui *oidc.UserInfo, subject st
 
 // SetIntrospectionFromToken answers /introspect for access and refresh tokens of the caller's tenant.
 func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	caller, err := s.Store.ClientByID(ctx, clientID)
+	caller, err := s.clientByID(ctx, clientID)
 	if err != nil {
 		return err
 	}

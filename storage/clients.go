@@ -17,7 +17,7 @@ func (s *Store) CreateClient(ctx context.Context, c Client) (Client, error) {
 	}
 	r := clientRow{ID: c.ID, TenantID: c.TenantID, Name: c.Name, SecretHash: c.SecretHash, Public: c.Public,
 		RedirectURIs: join(c.RedirectURIs), PostLogoutURIs: join(c.PostLogoutURIs), Grants: join(c.Grants),
-		Scopes: join(c.Scopes), Admin: c.Admin, CreatedAt: utc(c.CreatedAt)}
+		Scopes: join(c.Scopes), Admin: c.Admin, IDTokenAlg: c.IDTokenAlg, CreatedAt: utc(c.CreatedAt)}
 	if err := s.ctx(ctx).Create(&r).Error; err != nil {
 		return Client{}, translate("create client", err)
 	}

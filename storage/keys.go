@@ -8,7 +8,7 @@ import (
 )
 
 // SigningKeys returns the keys whose public part is still published (not past ExpiresAt), newest first.
-// The first one without RetiredAt is the key that signs.
+// The first one of an algorithm without RetiredAt is the key that signs with that algorithm.
 func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error) {
 	var rows []signingKeyRow
 	err := s.ctx(ctx).Where("expires_at IS NULL OR expires_at > ?", utc(now)).Order("created_at DESC, id DESC").Find(&rows).Error
@@ -22,11 +22,12 @@ func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, e
 	return out, nil
 }
 
-// AddSigningKey makes k the signing key. Keys that signed until now are retired at k.CreatedAt and stay
-// published until overlapUntil, so tokens they signed keep verifying until they expire.
+// AddSigningKey makes k the signing key of its algorithm. The keys of that algorithm that signed until
+// now are retired at k.CreatedAt and stay published until overlapUntil, so tokens they signed keep
+// verifying until they expire. Keys of the other algorithms stay as they are.
 func (s *Store) AddSigningKey(ctx context.Context, k SigningKey, overlapUntil time.Time) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Model(&signingKeyRow{}).Where("retired_at IS NULL").
+		if err := tx.Model(&signingKeyRow{}).Where("retired_at IS NULL AND algorithm = ?", k.Algorithm).
 			Updates(map[string]any{"retired_at": utc(k.CreatedAt), "expires_at": utc(overlapUntil)}).Error; err != nil {
 			return translate("add signing key", err)
 		}

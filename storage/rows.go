@@ -49,6 +49,7 @@ type clientRow struct {
 	Grants         string
 	Scopes         string
 	Admin          bool
+	IDTokenAlg     string `gorm:"column:id_token_signed_response_alg"`
 	CreatedAt      time.Time
 }
 
@@ -276,7 +277,7 @@ func userFromRow(r userRow) User {
 func clientFromRow(r clientRow) Client {
 	return Client{ID: r.ID, TenantID: r.TenantID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public,
 		RedirectURIs: split(r.RedirectURIs), PostLogoutURIs: split(r.PostLogoutURIs), Grants: split(r.Grants),
-		Scopes: split(r.Scopes), Admin: r.Admin, CreatedAt: utc(r.CreatedAt)}
+		Scopes: split(r.Scopes), Admin: r.Admin, IDTokenAlg: r.IDTokenAlg, CreatedAt: utc(r.CreatedAt)}
 }
 
 func authRequestToRow(a AuthRequest) authRequestRow {

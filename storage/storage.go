@@ -77,6 +77,7 @@ type Client struct {
 	Grants         []string
 	Scopes         []string // extra scopes it may ask for beyond the standard OIDC ones
 	Admin          bool     // a service client that may call the admin API of its tenant
+	IDTokenAlg     string   // id_token_signed_response_alg, for its access tokens too; "" for the default
 	CreatedAt      time.Time
 }
 

@@ -121,6 +121,7 @@ type ClientOptions struct {
 	PostLogout  string
 	Admin       bool
 	ExtraScopes []string
+	IDTokenAlg  string // id_token_signed_response_alg; "" for the server's default
 }
 
 // Client registers a client and returns it with its secret ("" for public clients).
@@ -136,7 +137,8 @@ func (e *Env) Client(tenantID string, o ClientOptions) (storage.Client, string) 
 		o.PostLogout = "http://127.0.0.1:1/signed-out"
 	}
 	c := storage.Client{TenantID: tenantID, Name: "Test App", Public: o.Public, RedirectURIs: []string{o.Redirect},
-		PostLogoutURIs: []string{o.PostLogout}, Grants: o.Grants, Admin: o.Admin, Scopes: o.ExtraScopes}
+		PostLogoutURIs: []string{o.PostLogout}, Grants: o.Grants, Admin: o.Admin, Scopes: o.ExtraScopes,
+		IDTokenAlg: o.IDTokenAlg}
 	sec := ""
 	if !o.Public {
 		sec = secret.RandomToken(24)

@@ -160,7 +160,8 @@ func attr(n *html.Node, name string) string {
 
 // kinds of sign-in
 const (
-	kindPassword = iota
+	kindPassword      = iota
+	kindPasswordES256 // the password tenant's client registered for ES256
 	kindTOTP
 	kindEnrol
 )
@@ -174,8 +175,11 @@ func (e *env) signIn(ctx context.Context, kind int, scopes string) (tokens, erro
 	var tu *totpUser
 	var step int64
 	switch kind {
-	case kindPassword:
+	case kindPassword, kindPasswordES256:
 		email = e.pwUsers[int(time.Now().UnixNano()/1000)%len(e.pwUsers)]
+		if kind == kindPasswordES256 {
+			cl, verifier = e.esClient, e.esVerify
+		}
 	case kindTOTP:
 		cl, verifier = e.mfaClient, e.mfaVerify
 		var err error
@@ -389,6 +393,20 @@ func runMeasure(ctx context.Context, o options, e *env, m string) (result, error
 			w.state = t // rotated: the old one is spent
 			return nil
 		})
+	case "refresh-es256":
+		setup := func(ctx context.Context, w *worker) error {
+			t, err := e.signIn(ctx, kindPasswordES256, scopesRefresh)
+			w.state = t
+			return err
+		}
+		return measure(ctx, o, "refresh (ES256 client)", "portcullis", pid, setup, func(ctx context.Context, w *worker) error {
+			t, err := e.token(ctx, e.esClient, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.state.(tokens).RefreshToken}})
+			if err != nil {
+				return err
+			}
+			w.state = t
+			return nil
+		})
 	case "introspect":
 		return measure(ctx, o, "introspection", "portcullis", pid, setup, func(ctx context.Context, w *worker) error {
 			body, err := e.post(ctx, e.disc.IntrospectionEndpoint, e.pwClient, url.Values{"token": {w.state.(tokens).AccessToken}})
@@ -436,6 +454,26 @@ func runCompare(ctx context.Context, o options, e *env, m string) (result, error
 		return measure(ctx, o, "userinfo", o.compareName, o.comparePID, nil, func(ctx context.Context, _ *worker) error {
 			_, err := other.get(ctx, d.UserinfoEndpoint, o.compareToken)
 			return err
+		})
+	case "refresh":
+		if len(o.compareRefresh) < o.concurrency {
+			return result{name: "refresh", target: o.compareName + " (too few -compare-refresh-tokens)", elapsed: time.Second, cpuPerOp: -1}, nil
+		}
+		other.disc = d
+		setup := func(_ context.Context, w *worker) error {
+			w.state = tokens{RefreshToken: o.compareRefresh[w.id]}
+			return nil
+		}
+		return measure(ctx, o, "refresh", o.compareName, o.comparePID, setup, func(ctx context.Context, w *worker) error {
+			t, err := other.token(ctx, o.compareClient, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.state.(tokens).RefreshToken}})
+			if err != nil {
+				return err
+			}
+			if t.RefreshToken != "" { // rotated: the old one is spent
+				o.compareRefresh[w.id] = t.RefreshToken
+				w.state = t
+			}
+			return nil
 		})
 	}
 	return result{}, fmt.Errorf("no comparison for %q", m)

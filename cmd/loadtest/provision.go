@@ -36,6 +36,8 @@ type env struct {
 
 	password      string
 	pwClient      clientCreds
+	esClient      clientCreds // in the password tenant, registered for ES256
+	esVerify      *gooidc.IDTokenVerifier
 	mfaClient     clientCreds
 	pwUsers       []string
 	totp          *totpPool
@@ -127,6 +129,13 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 	if err != nil {
 		return nil, err
 	}
+	client := func(tenantID, alg string) (clientCreds, error) {
+		sec := secret.RandomToken(32)
+		c, err := st.CreateClient(ctx, storage.Client{TenantID: tenantID, Name: "loadtest", RedirectURIs: []string{redirectURI},
+			Grants: []string{clientreg.GrantAuthorizationCode, clientreg.GrantRefreshToken}, SecretHash: secret.HashClientSecret(sec),
+			IDTokenAlg: alg})
+		return clientCreds{c.ID, sec}, err
+	}
 	tenant := func(name string, mfaOn bool) (storage.Tenant, clientCreds, error) {
 		t, err := st.CreateTenant(ctx, storage.Tenant{Slug: "load-" + strings.ToLower(run) + "-" + name, Name: "Load test " + run + " " + name})
 		if err != nil {
@@ -137,10 +146,8 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 				return t, clientCreds{}, err
 			}
 		}
-		sec := secret.RandomToken(32)
-		c, err := st.CreateClient(ctx, storage.Client{TenantID: t.ID, Name: "loadtest", RedirectURIs: []string{redirectURI},
-			Grants: []string{clientreg.GrantAuthorizationCode, clientreg.GrantRefreshToken}, SecretHash: secret.HashClientSecret(sec)})
-		return t, clientCreds{c.ID, sec}, err
+		c, err := client(t.ID, "")
+		return t, c, err
 	}
 	user := func(tenantID, email string) (storage.User, error) {
 		return st.CreateUser(ctx, storage.User{TenantID: tenantID, Email: email, Name: email, PasswordHash: hash,
@@ -155,6 +162,9 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	e.pwClient, e.mfaClient = pwClient, mfaClient
+	if e.esClient, err = client(pwTenant.ID, "ES256"); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	for i := range max(o.concurrency, 8) {
 		email := fmt.Sprintf("pwd%d@%s.load.test", i, strings.ToLower(run))
 		if _, err := user(pwTenant.ID, email); err != nil {
@@ -219,6 +229,7 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 	}
 	e.verifier = p.Verifier(&gooidc.Config{ClientID: pwClient.id})
 	e.mfaVerify = p.Verifier(&gooidc.Config{ClientID: mfaClient.id})
+	e.esVerify = p.Verifier(&gooidc.Config{ClientID: e.esClient.id})
 	ok = true
 	return e, nil
 }

@@ -2,6 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,7 +25,7 @@ import (
 )
 
 // measures lists every measure, in the order they run.
-var allMeasures = []string{"argon2id", "discovery", "jwks", "password", "totp", "enrol", "userinfo", "refresh", "introspect"}
+var allMeasures = []string{"argon2id", "signatures", "discovery", "jwks", "password", "totp", "enrol", "userinfo", "refresh", "refresh-es256", "introspect"}
 
 type options struct {
 	target      string
@@ -32,8 +39,12 @@ type options struct {
 
 	compare      string // another OP's issuer: discovery, JWKS (and userinfo with compareToken)
 	compareToken string
-	comparePID   int
-	compareName  string
+	// refresh tokens of the other OP (one per concurrent client) and the client they belong to, for its
+	// refresh measure
+	compareRefresh []string
+	compareClient  clientCreds
+	comparePID     int
+	compareName    string
 
 	users int // TOTP users to provision (one code per user per 30 s step)
 }
@@ -52,6 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 1, "run every measure this many times")
 	fs.StringVar(&o.compare, "compare", "", "issuer of another OP (loopback) to measure side by side: discovery, jwks, userinfo")
 	fs.StringVar(&o.compareToken, "compare-token", "", "an access token of the other OP, for its userinfo")
+	refresh := fs.String("compare-refresh-tokens", "", "comma-separated refresh tokens of the other OP, one per concurrent client, for its refresh measure")
+	cc := fs.String("compare-client", "", "client_id:client_secret of the other OP's client that holds -compare-refresh-tokens")
 	fs.IntVar(&o.comparePID, "compare-pid", 0, "process id of the other OP, for its CPU per operation")
 	fs.StringVar(&o.compareName, "compare-name", "other", "name of the other OP in the report")
 	fs.IntVar(&o.users, "totp-users", 0, "TOTP users to provision (default: enough for the measure at 100/s)")
@@ -60,6 +73,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *refresh != "" {
+		o.compareRefresh = strings.Split(*refresh, ",")
+		id, sec, ok := strings.Cut(*cc, ":")
+		if !ok {
+			return o, errors.New("-compare-refresh-tokens needs -compare-client id:secret")
+		}
+		o.compareClient = clientCreds{id, sec}
 	}
 	for _, m := range strings.Split(*ms, ",") {
 		m = strings.TrimSpace(m)
@@ -141,6 +162,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if m == "signatures" {
+				rs, err := signatureCost(ctx, o)
+				if err != nil {
+					return fmt.Errorf("%s: %w", m, err)
+				}
+				for _, r := range rs {
+					r.round, r.target = round, "this process"
+					results = append(results, r)
+					fmt.Fprintln(stderr, r.line())
+				}
+				continue
+			}
 			r, err := runMeasure(ctx, o, env, m)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m, err)
@@ -163,7 +196,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-func comparable(m string) bool { return m == "discovery" || m == "jwks" || m == "userinfo" }
+// signatureCost measures one RS256 and one ES256 signature (the keys the provider signs with) in this
+// process, GOMAXPROCS at once, with this process's CPU per signature: the yardstick of the refresh
+// target (two signatures plus 0.3 ms).
+func signatureCost(ctx context.Context, o options) ([]result, error) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256([]byte("loadtest"))
+	oo := o
+	oo.concurrency = runtime.GOMAXPROCS(0)
+	rs, err := measure(ctx, oo, "RS256 signature (this process)", "", os.Getpid(), nil, func(context.Context, *worker) error {
+		_, err := rsa.SignPKCS1v15(nil, rk, crypto.SHA256, digest[:])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	es, err := measure(ctx, oo, "ES256 signature (this process)", "", os.Getpid(), nil, func(context.Context, *worker) error {
+		_, err := ecdsa.SignASN1(rand.Reader, ek, digest[:])
+		return err
+	})
+	return []result{rs, es}, err
+}
+
+func comparable(m string) bool {
+	return m == "discovery" || m == "jwks" || m == "userinfo" || m == "refresh"
+}
 
 // argonBound measures argon2id in this process with GOMAXPROCS hashes at once: the bound that password
 // sign-ins of a provider on this machine cannot beat.

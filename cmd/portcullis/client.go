@@ -31,6 +31,7 @@ type clientJSON struct {
 	Grants         []string  `json:"grants"`
 	Scopes         []string  `json:"scopes"`
 	Admin          bool      `json:"admin"`
+	IDTokenAlg     string    `json:"id_token_signed_response_alg,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 }
 
@@ -43,7 +44,7 @@ func toClientJSON(cl app.Client) clientJSON {
 	}
 	return clientJSON{ID: cl.ID, TenantID: cl.TenantID, Name: cl.Name, Public: cl.Public, RedirectURIs: nonNil(cl.RedirectURIs),
 		PostLogoutURIs: nonNil(cl.PostLogoutURIs), Grants: nonNil(cl.Grants), Scopes: nonNil(cl.Scopes), Admin: cl.Admin,
-		CreatedAt: cl.CreatedAt.UTC()}
+		IDTokenAlg: cl.IDTokenAlg, CreatedAt: cl.CreatedAt.UTC()}
 }
 
 // validateRedirectURI applies the provider's rule (https, or http on a loopback host; no fragment),
@@ -61,6 +62,7 @@ type clientSpec struct {
 	redirectURIs, postLogoutURIs, grants []string
 	scopes                               []string
 	public, admin                        bool
+	idTokenAlg                           string
 }
 
 // validate checks the flags and fills in the default grants.
@@ -141,7 +143,7 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 				}
 				cl, plain, err := adm.CreateClient(ctx, actor(), app.Client{TenantID: t.ID, Name: s.name, Public: s.public,
 					RedirectURIs: s.redirectURIs, PostLogoutURIs: s.postLogoutURIs, Grants: s.grants, Scopes: s.scopes,
-					Admin: s.admin})
+					Admin: s.admin, IDTokenAlg: s.idTokenAlg})
 				if err != nil {
 					return fmt.Errorf("create client %q: %w", s.name, err)
 				}
@@ -169,6 +171,7 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 	f.StringArrayVar(&s.grants, "grant", nil, "authorization_code, refresh_token or client_credentials; repeat for more (default: authorization_code and refresh_token)")
 	f.StringArrayVar(&s.scopes, "scope", nil, "an extra scope the client may ask for; repeat for more")
 	f.BoolVar(&s.public, "public", false, "a public client (native or single-page app): no secret, PKCE only")
+	f.StringVar(&s.idTokenAlg, "id-token-alg", "", "RS256 or ES256: how its ID and access tokens are signed (default: the server's signing_algorithm)")
 	f.BoolVar(&s.admin, "admin", false, "a service client that may call the tenant's admin API (needs client_credentials)")
 	_ = cmd.MarkFlagRequired("tenant")
 	_ = cmd.MarkFlagRequired("name")

@@ -33,6 +33,8 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"Tokens", testTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RevokeGrant", testRevokeGrant},
+		{"HotPathReads", testHotPathReads},
+		{"SigningKeysPerAlgorithm", testSigningKeysPerAlgorithm},
 		{"MFAPolicyAudit", testMFAPolicyAudit},
 		{"ListAudit", testListAudit},
 		{"SigningKeys", testSigningKeys},
