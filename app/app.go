@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/portcullis/portcullis/admin"
 	"github.com/portcullis/portcullis/login"
+	"github.com/portcullis/portcullis/mail"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
@@ -46,13 +48,17 @@ type App struct {
 	Admin    *tenantadmin.Service
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
+	Mail     *mail.Worker      // sends the outbox; nil without an SMTP server (app/mail.go)
+	LinkHash *secret.KeyedHash // emailed link tokens are stored by this keyed hash
+	SMTPTLS  *tls.Config       // TLS configuration for the SMTP server; nil: system roots
 }
 
 // Options are the process-level inputs that tests pin.
 type Options struct {
-	Now   func() time.Time // default time.Now
-	Log   *slog.Logger     // default: discard
-	Store *storage.Store   // an already open (and migrated) store; default: open cfg.Database
+	Now     func() time.Time // default time.Now
+	Log     *slog.Logger     // default: discard
+	Store   *storage.Store   // an already open (and migrated) store; default: open cfg.Database
+	SMTPTLS *tls.Config      // trust for the SMTP server's certificate (tests); default: system roots
 }
 
 // New opens (or takes) the database, migrates it, and wires every part.
@@ -63,7 +69,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store, Metrics: telemetry.NewMetrics()}
+	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store, Metrics: telemetry.NewMetrics(), SMTPTLS: o.SMTPTLS}
 	if a.Store == nil {
 		st, err := OpenStore(ctx, cfg, o.Log)
 		if err != nil {
@@ -73,6 +79,10 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	master, err := masterKey(cfg)
 	if err != nil {
+		a.Store.Close()
+		return nil, err
+	}
+	if err := a.wireMail(master); err != nil {
 		a.Store.Close()
 		return nil, err
 	}
@@ -192,7 +202,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
 		Passwords: &throttle.Limiter{Store: a.Store, Policy: cfg.Throttle.PasswordPolicy(), Now: a.Now},
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
-		Callback: a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
+		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
 		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
@@ -290,6 +300,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		ready(ln.Addr().String())
 	}
 	go a.sweep(ctx)
+	go a.sendMail(ctx)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:

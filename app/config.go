@@ -37,6 +37,7 @@ type Config struct {
 	DemoRedirectURI  string   `yaml:"demo_redirect_uri"` // the demo app's callback, for the dev bootstrap
 
 	Throttle ThrottleConfig `yaml:",inline"` // password throttling (config_throttle.go)
+	Mail     MailConfig     `yaml:",inline"` // smtp.* and links.* (config_mail.go)
 }
 
 // Duration reads "15m", "720h" and the like.
@@ -72,6 +73,7 @@ func Defaults() Config {
 		DatabaseMaxConns: 20,
 		DemoRedirectURI:  "http://localhost:9090/callback",
 		Throttle:         defaultThrottle(),
+		Mail:             defaultMail(),
 	}
 }
 
@@ -103,7 +105,7 @@ var envNames = []string{"LISTEN", "METRICS_LISTEN", "ISSUER", "DATABASE", "SECRE
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	var errs []error
-	for _, name := range slices.Concat(envNames, throttleEnvNames) {
+	for _, name := range slices.Concat(envNames, throttleEnvNames, mailEnvNames) {
 		v := getenv("PORTCULLIS_" + name)
 		if v == "" {
 			continue
@@ -155,6 +157,9 @@ func (c *Config) Set(key, v string) error {
 	default:
 		if ok, terr := c.Throttle.set(key, v); ok {
 			return terr
+		}
+		if ok, merr := c.Mail.set(key, v); ok {
+			return merr
 		}
 		return fmt.Errorf("unknown setting %q", key)
 	}
@@ -223,6 +228,7 @@ func (c Config) Validate() error {
 		bad("database_max_conns: must be at least 1")
 	}
 	errs = append(errs, c.Throttle.validate()...)
+	errs = append(errs, c.Mail.validate()...)
 	return errors.Join(errs...)
 }
 
