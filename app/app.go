@@ -23,6 +23,7 @@ import (
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portcullis/portcullis/admin"
+	"github.com/portcullis/portcullis/lifecycle"
 	"github.com/portcullis/portcullis/login"
 	"github.com/portcullis/portcullis/mail"
 	"github.com/portcullis/portcullis/mfa"
@@ -48,9 +49,10 @@ type App struct {
 	Admin    *tenantadmin.Service
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
-	Mail     *mail.Worker      // sends the outbox; nil without an SMTP server (app/mail.go)
-	LinkHash *secret.KeyedHash // emailed link tokens are stored by this keyed hash
-	SMTPTLS  *tls.Config       // TLS configuration for the SMTP server; nil: system roots
+	Mail     *mail.Worker       // sends the outbox; nil without an SMTP server (app/mail.go)
+	LinkHash *secret.KeyedHash  // emailed link tokens are stored by this keyed hash
+	SMTPTLS  *tls.Config        // TLS configuration for the SMTP server; nil: system roots
+	Accounts *lifecycle.Service // password resets, invitations and notifications by email
 }
 
 // Options are the process-level inputs that tests pin.
@@ -192,6 +194,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
+	a.wireAccounts()
 	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	csrfKey, err := secret.NewKeyedHash(master, "csrf")
@@ -204,7 +207,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
 		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
-		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+		Events:     a.Metrics, Accounts: a.Accounts, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 
+	"github.com/portcullis/portcullis/lifecycle"
 	"github.com/portcullis/portcullis/mail"
+	"github.com/portcullis/portcullis/pwpolicy"
 	"github.com/portcullis/portcullis/secret"
 )
 
@@ -33,4 +35,11 @@ func (a *App) sendMail(ctx context.Context) {
 		return
 	}
 	a.Mail.Run(ctx)
+}
+
+// wireAccounts builds the account lifecycle by email (resets, invitations, notifications).
+func (a *App) wireAccounts() {
+	a.Accounts = &lifecycle.Service{Store: a.Store, Hash: a.LinkHash, Hasher: a.Hasher, Passwords: pwpolicy.New(),
+		Issuer: a.Config.Issuer, ResetTTL: a.Config.Mail.Links.ResetTTL.Duration, InviteTTL: a.Config.Mail.Links.InvitationTTL.Duration,
+		Now: a.Now, Log: a.Log}
 }

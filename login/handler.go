@@ -67,7 +67,8 @@ type Handler struct {
 	// AuthError sends an OAuth error to the app (prompt=none outcomes).
 	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
 
-	Events Events // metrics of sign-in steps; optional
+	Events   Events   // metrics of sign-in steps; optional
+	Accounts Accounts // password resets and invitations by email (forgot.go)
 
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -115,6 +116,10 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)
+	g.GET("/forgot", h.forgotPage)
+	g.POST("/forgot", h.forgot)
+	g.GET("/reset", h.resetPage)
+	g.POST("/reset", h.reset)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)

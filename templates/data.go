@@ -20,6 +20,19 @@ type LoginPage struct {
 	AuthRequestID, Email, Error string
 }
 
+// ForgotPage is the data for page "forgot": the email form of a forgotten password.
+type ForgotPage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// NewPasswordPage is the data for page "new_password": choosing a password from an emailed link
+// (reset or invitation). Action is the form's target; Token is the link's.
+type NewPasswordPage struct {
+	Base
+	Heading, Submit, Action, Token, Email, Error string
+}
+
 // CodePage is the data for page "otp".
 type CodePage struct {
 	Base
