@@ -195,7 +195,8 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	a.wireAccounts()
-	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now}
+	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now,
+		Accounts: a.Accounts, Passwords: a.Accounts.Passwords}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	csrfKey, err := secret.NewKeyedHash(master, "csrf")
 	if err != nil {
@@ -207,7 +208,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
 		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
-		Events:     a.Metrics, Accounts: a.Accounts, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+		Events:     a.Metrics, Accounts: a.Accounts, Invitations: a.Accounts, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

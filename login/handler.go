@@ -67,8 +67,9 @@ type Handler struct {
 	// AuthError sends an OAuth error to the app (prompt=none outcomes).
 	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
 
-	Events   Events   // metrics of sign-in steps; optional
-	Accounts Accounts // password resets and invitations by email (forgot.go)
+	Events      Events      // metrics of sign-in steps; optional
+	Accounts    Accounts    // password resets by email (forgot.go)
+	Invitations Invitations // invitations by email (invite.go)
 
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -120,6 +121,8 @@ func (h *Handler) Register(g *echo.Group) {
 	g.POST("/forgot", h.forgot)
 	g.GET("/reset", h.resetPage)
 	g.POST("/reset", h.reset)
+	g.GET("/invite", h.invitePage)
+	g.POST("/invite", h.invite)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)

@@ -93,6 +93,8 @@ type Tx interface {
 	CreateClient(ctx context.Context, c storage.Client) (storage.Client, error)
 	DeleteClient(ctx context.Context, tenantID, id string) error
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteUser(ctx context.Context, id string, now time.Time) error
 }
 
 // FromStorage adapts a *storage.Store to Store.
@@ -114,11 +116,18 @@ type Hasher interface {
 	Hash(ctx context.Context, pw string) (string, error)
 }
 
+// Passwords checks a new password (*pwpolicy.Policy).
+type Passwords interface {
+	Check(pw, email, tenantName string) error
+}
+
 // Service performs the tenant-admin operations. Its fields are its dependencies.
 type Service struct {
 	Store     Store
 	Enrolment EnrolmentCodes
 	Hasher    Hasher
+	Accounts  AccountMail // invitations and reset mails (invite.go); nil where mail is not wired
+	Passwords Passwords   // the rule for new passwords (*pwpolicy.Policy); nil: length only
 	Now       func() time.Time
 }
 
