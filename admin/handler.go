@@ -27,6 +27,7 @@ type Handler struct {
 	Store     *storage.Store
 	MFA       *mfa.Service
 	Admin     *tenantadmin.Service // every change of the tenant goes through it
+	Passwords PasswordChanger      // the user's own password change (account_password.go)
 	Templates *templates.Templates
 	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
 	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
@@ -72,6 +73,7 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	acc := g.Group("/account", h.userSession)
 	acc.GET("", h.account)
 	acc.POST("/recovery-codes", h.regenerateCodes)
+	acc.POST("/password", h.changePassword)
 	s := g.Group("/settings", h.session)
 	s.GET("", h.home)
 	s.GET("/security", h.settings)

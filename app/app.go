@@ -227,7 +227,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
-	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Passwords: a.Accounts, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
 		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))

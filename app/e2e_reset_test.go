@@ -297,3 +297,6 @@ func TestMailServerDownSignInUnaffected(t *testing.T) {
 		m.deliver(t, m.user.Email, 1)
 	})
 }
+
+// tokWithRefreshOnly is tok without its access token, so that a token source must use the refresh token.
+func tokWithRefreshOnly(tok *oauth2.Token) *oauth2.Token { return &oauth2.Token{RefreshToken: tok.RefreshToken} }

@@ -145,6 +145,11 @@ type AccountPage struct {
 	DownloadURI       template.URL
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
+
+	// The "Change password" section.
+	PasswordReauthURL string // set when changing the password needs a sign-in within the last 15 minutes first
+	PasswordError     string
+	PasswordFlash     string
 }
 
 // TextDownload makes a data: URL of a plain-text file, for a download link that needs no request.
