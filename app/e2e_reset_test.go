@@ -299,4 +299,6 @@ func TestMailServerDownSignInUnaffected(t *testing.T) {
 }
 
 // tokWithRefreshOnly is tok without its access token, so that a token source must use the refresh token.
-func tokWithRefreshOnly(tok *oauth2.Token) *oauth2.Token { return &oauth2.Token{RefreshToken: tok.RefreshToken} }
+func tokWithRefreshOnly(tok *oauth2.Token) *oauth2.Token {
+	return &oauth2.Token{RefreshToken: tok.RefreshToken}
+}
