@@ -73,7 +73,7 @@ func OpenAdmin(ctx context.Context, cfg Config, log *slog.Logger, now func() tim
 	}
 	svc := &tenantadmin.Service{Store: tenantadmin.FromStorage(st), Enrolment: &keyedEnrolment{cfg: cfg, now: now},
 		Hasher: secret.NewHasher(secret.HasherOptions{}), Now: now, Passwords: pwpolicy.New(),
-		Accounts: &lazyAccounts{cfg: cfg, store: st, now: now, log: log}}
+		Accounts: &lazyAccounts{cfg: cfg, store: st, now: now, log: log}, Issuer: cfg.Issuer}
 	return &Admin{Service: svc, cfg: cfg, store: st, now: now}, nil
 }
 

@@ -196,7 +196,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	a.wireAccounts()
 	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now,
-		Accounts: a.Accounts, Passwords: a.Accounts.Passwords}
+		Accounts: a.Accounts, Passwords: a.Accounts.Passwords, Issuer: cfg.Issuer}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	csrfKey, err := secret.NewKeyedHash(master, "csrf")
 	if err != nil {

@@ -45,6 +45,7 @@ func (a *App) wireAccounts() {
 	a.Accounts = &lifecycle.Service{Store: a.Store, Hash: a.LinkHash, Hasher: a.Hasher, Passwords: pwpolicy.New(),
 		Issuer: a.Config.Issuer, ResetTTL: a.Config.Mail.Links.ResetTTL.Duration, InviteTTL: a.Config.Mail.Links.InvitationTTL.Duration,
 		Now: a.Now, Log: a.Log}
+	a.MFA.Notify = a.Accounts // security notifications of the second factor
 }
 
 // lazyAccounts is the account lifecycle for the CLI: it reads the secret key (for the links' keyed

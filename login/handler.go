@@ -114,6 +114,7 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/recovery", h.recoveryPage)
 	g.POST("/recovery", h.recovery)
 	g.GET("/enrol-code", h.enrolCodePage)
+	g.GET("/enrol-code/link", h.enrolCodeLink)
 	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)

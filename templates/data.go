@@ -59,6 +59,7 @@ type EnrolPage struct {
 type EnrolCodePage struct {
 	Base
 	AuthRequestID, Email, Error string
+	Code                        string // filled in from the reset notification's link, if the browser followed one
 }
 
 // ResetDonePage is the data for page "reset_done": the enrolment code of an MFA reset, shown once.

@@ -95,6 +95,8 @@ type Tx interface {
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
 	DeleteUserSessions(ctx context.Context, userID string) error
 	DeleteUser(ctx context.Context, id string, now time.Time) error
+	EnqueueMail(ctx context.Context, m storage.OutboxMail) (storage.OutboxMail, error)
+	SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 }
 
 // FromStorage adapts a *storage.Store to Store.
@@ -128,6 +130,7 @@ type Service struct {
 	Hasher    Hasher
 	Accounts  AccountMail // invitations and reset mails (invite.go); nil where mail is not wired
 	Passwords Passwords   // the rule for new passwords (*pwpolicy.Policy); nil: length only
+	Issuer    string      // links in notifications point here; "" sends no notifications (notify.go)
 	Now       func() time.Time
 }
 
@@ -179,5 +182,19 @@ func (s *Service) CreateTenant(ctx context.Context, a Actor, slug, name string) 
 // SetMFAPolicy turns the tenant's second-factor requirement on or off, with its audit event. Setting
 // the value it already has still records who asked.
 func (s *Service) SetMFAPolicy(ctx context.Context, a Actor, tenantID string, enabled bool) (before, after storage.Tenant, err error) {
-	return s.Store.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil))
+	if s.Issuer == "" {
+		return s.Store.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil))
+	}
+	admins, err := s.activeAdmins(ctx, tenantID)
+	if err != nil {
+		return before, after, err
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if before, after, err = tx.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil)); err != nil {
+			return err
+		}
+		return s.notifyPolicy(ctx, tx, a, after, admins) // notify.go
+	})
+	return before, after, err
 }
