@@ -81,6 +81,10 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	s.POST("/security/mfa", h.setPolicyForm, h.requireRecent)
 	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset, h.requireRecent)
 	s.POST("/users/:user/reset-mfa", h.resetMFAForm, h.requireRecent)
+	s.POST("/users/invite", h.inviteForm)
+	s.POST("/users/:user/send-reset", h.sendResetForm)
+	s.GET("/users/:user/delete/confirm", h.confirmDelete, h.requireRecent)
+	s.POST("/users/:user/delete", h.deleteForm, h.requireRecent)
 }
 
 // problems answers the API's own errors (unknown paths, the body limit, failures) as RFC 9457
