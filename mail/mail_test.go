@@ -258,3 +258,26 @@ func TestEnqueueRollsBackWithTheChange(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepForgetsSentMail: sent rows and long-expired links go after a week; unsent mail stays.
+func TestSweepForgetsSentMail(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+		sent := enqueue(t, st, now, "a@example.com")
+		enqueue(t, st, now, "b@example.com")
+		if _, err := st.ClaimMail(ctx, "w", now, time.Minute, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkMailSent(ctx, sent.ID, "w", now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Sweep(ctx, now.Add(8*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		l, _ := st.ListMail(ctx)
+		if len(l) != 1 || l[0].To != "b@example.com" {
+			t.Fatalf("after the sweep: %+v", l)
+		}
+	})
+}

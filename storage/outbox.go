@@ -167,3 +167,19 @@ func (s *Store) ListMail(ctx context.Context) ([]OutboxMail, error) {
 	}
 	return out, nil
 }
+
+// sweepMail deletes outbox rows sent more than a week ago (their bodies are already empty) and emailed
+// links that expired more than a week ago (kept that long to tell "expired" from "unknown" in logs).
+func (s *Store) sweepMail(ctx context.Context, now time.Time) (int64, error) {
+	old := utc(now).Add(-7 * 24 * time.Hour)
+	res := s.ctx(ctx).Where("sent_at IS NOT NULL AND sent_at < ?", old).Delete(&outboxRow{})
+	if res.Error != nil {
+		return 0, translate("sweep mail", res.Error)
+	}
+	n := res.RowsAffected
+	res = s.ctx(ctx).Where("expires_at < ?", old).Delete(&emailLinkRow{})
+	if res.Error != nil {
+		return n, translate("sweep links", res.Error)
+	}
+	return n + res.RowsAffected, nil
+}
