@@ -89,7 +89,11 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if tKnown < 400*time.Millisecond || tUnknown < 400*time.Millisecond {
 			t.Errorf("answers took %v and %v, want at least 400 ms each", tKnown, tUnknown)
 		}
-		msg := m.deliver(t, "ann@acme.test", 1)[0]
+		msgs := m.deliver(t, "ann@acme.test", 2) // the enrolment's notification, then the reset
+		msg := msgs[1]
+		if !strings.Contains(msgs[0].Subject, "new authenticator") || !strings.Contains(msg.Subject, "Reset your password") {
+			t.Fatalf("messages %q, %q", msgs[0].Subject, msg.Subject)
+		}
 		if !strings.Contains(msg.Subject, "Acme Inc") || !strings.Contains(msg.Text, "Acme Inc") || !strings.Contains(msg.HTML, "Acme Inc") {
 			t.Errorf("the mail does not name the tenant: %q\n%s", msg.Subject, msg.Text)
 		}
@@ -97,7 +101,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if !strings.HasPrefix(link, m.env.URL+"/login/reset?token=") || !strings.Contains(msg.HTML, "/login/reset?token=") {
 			t.Fatalf("link %q\n%s", link, msg.Text)
 		}
-		if len(m.smtp.Messages()) != 1 {
+		if len(m.smtp.Messages()) != 2 {
 			t.Fatalf("the unknown address got mail: %d messages", len(m.smtp.Messages()))
 		}
 
@@ -164,7 +168,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 		}
 
 		// The user is told, and the audit trail says what happened.
-		note := m.deliver(t, "ann@acme.test", 2)[1]
+		note := m.deliver(t, "ann@acme.test", 3)[2]
 		if !strings.Contains(note.Subject, "password was changed") || note.Link() != "" {
 			t.Errorf("notification %q carries a link %q", note.Subject, note.Link())
 		}
