@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/app"
 	"github.com/portcullis/portcullis/app/apptest"
+	"github.com/portcullis/portcullis/lifecycle"
 	"github.com/portcullis/portcullis/mail/mailtest"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
@@ -142,6 +143,39 @@ func TestInvitationByEmail(t *testing.T) {
 		env.Clock.Advance(7*24*time.Hour + time.Minute)
 		if p := env.NewBrowser().Get(eve); p.Status != http.StatusGone {
 			t.Errorf("expired invitation: %d", p.Status)
+		}
+	})
+}
+
+// TestInvitationInAnotherUsersBrowser: an invitation accepted in a browser where someone else is
+// signed in sets the invited user's password and leaves that session as it was.
+func TestInvitationInAnotherUsersBrowser(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMailEnv(t, st, false)
+		b := m.env.NewBrowser()
+		a, code := m.rp.SignIn(b, m.user.Email, pw)
+		if _, err := m.rp.Exchange(code, a); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := m.env.App.Accounts.Invite(t.Context(), m.ten, "cy@acme.test", "", storage.RoleMember, lifecycle.Actor{ID: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := m.deliver(t, "cy@acme.test", 1)[0].Link()
+		p := b.Submit(b.Get(link), "/login/invite", map[string]string{"password": newPW, "password_confirm": newPW})
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "Sign out, then sign in as cy@acme.test") {
+			t.Fatalf("accept in Ann's browser: %d %s\n%s", p.Status, p.URL, p.Body)
+		}
+		a = m.rp.Start()
+		tok, err := m.rp.Exchange(a.Code(t, b.Get(a.URL)), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := m.rp.IDToken(tok, a.Nonce); c.Subject != m.user.ID {
+			t.Errorf("the browser's user is now %s, want Ann", c.Subject)
+		}
+		if _, code := m.rp.SignIn(m.env.NewBrowser(), "cy@acme.test", newPW); code == "" || inv.User.ID == "" {
+			t.Error("the invited user cannot sign in with the chosen password")
 		}
 	})
 }
