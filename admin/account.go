@@ -23,6 +23,11 @@ func (h *Handler) account(c echo.Context) error {
 }
 
 func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
+	return h.renderAccountFull(c, newCodes, "", "")
+}
+
+// renderAccountFull renders the account page; pwError and pwFlash are the password section's.
+func (h *Handler) renderAccountFull(c echo.Context, newCodes []string, pwError, pwFlash string) error {
 	ctx := h.ctx(c)
 	a := actorOf(c)
 	state, err := h.MFA.Status(ctx, a.id)
@@ -52,6 +57,7 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 		p.DownloadURI = templates.TextDownload(mfa.RecoveryCodesText(a.email, a.tenant.Name, newCodes))
 		p.Flash = "New recovery codes were made. Your old codes no longer work."
 	}
+	h.passwordSection(c, &p, pwError, pwFlash) // account_password.go
 	return h.render(c, "account", p)
 }
 

@@ -172,12 +172,19 @@ func (h *Handler) createUser(c echo.Context) error {
 		Name     string `json:"name"`
 		Role     string `json:"role"`
 		Password string `json:"password"`
+		Invite   bool   `json:"invite"`
 	}
 	if err := bind(c, &in); err != nil {
 		return fail(c, err)
 	}
 	if in.Role == "" {
 		in.Role = storage.RoleMember
+	}
+	if in.Invite {
+		if in.Password != "" {
+			return fail(c, &badInput{http.StatusBadRequest, "password: an invited user chooses their own"})
+		}
+		return h.inviteUser(c, in.Email, in.Name, in.Role)
 	}
 	var problems []string
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 320 {

@@ -27,6 +27,7 @@ type Handler struct {
 	Store     Store
 	MFA       *mfa.Service
 	Admin     *tenantadmin.Service // every change of the tenant goes through it
+	Passwords PasswordChanger      // the user's own password change (account_password.go)
 	Templates *templates.Templates
 	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
 	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
@@ -51,6 +52,11 @@ func (h *Handler) RegisterAPI(g *echo.Group) {
 	t.POST("/users", h.createUser)
 	t.PATCH("/users/:user", h.patchUser)
 	t.DELETE("/users/:user/mfa", h.resetMFA)
+	t.DELETE("/users/:user", h.deleteUser)
+	t.POST("/users/:user/password-reset", h.sendReset)
+	t.GET("/invitations", h.listInvitations)
+	t.POST("/invitations/:invitation/resend", h.resendInvitation)
+	t.DELETE("/invitations/:invitation", h.revokeInvitation)
 	t.GET("/clients", h.listClients)
 	t.POST("/clients", h.createClient)
 	t.DELETE("/clients/:client", h.deleteClient)
@@ -69,6 +75,7 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	acc.POST("/recovery-codes", h.regenerateCodes)
 	acc.POST("/keys/:key/rename", h.renameKey)
 	acc.POST("/keys/:key/remove", h.removeKey)
+	acc.POST("/password", h.changePassword)
 	s := g.Group("/settings", h.session)
 	s.GET("", h.home)
 	s.GET("/security", h.settings)
@@ -77,6 +84,10 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	s.POST("/security/mfa/methods", h.setMethodsForm, h.requireRecent)
 	s.GET("/users/:user/reset-mfa/confirm", h.confirmReset, h.requireRecent)
 	s.POST("/users/:user/reset-mfa", h.resetMFAForm, h.requireRecent)
+	s.POST("/users/invite", h.inviteForm)
+	s.POST("/users/:user/send-reset", h.sendResetForm)
+	s.GET("/users/:user/delete/confirm", h.confirmDelete, h.requireRecent)
+	s.POST("/users/:user/delete", h.deleteForm, h.requireRecent)
 }
 
 // problems answers the API's own errors (unknown paths, the body limit, failures) as RFC 9457

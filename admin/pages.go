@@ -154,10 +154,13 @@ func (h *Handler) callback(c echo.Context) error {
 }
 
 var flashes = map[string]string{
-	"enabled": "Two factor authentication is on. Everyone in your organisation will be asked for a code at their next sign-in.",
-	"removed": "Two factor authentication is off. People sign in with their password only.",
-	"reset":   "The user's authenticator was reset. They will set up a new one at their next sign-in.",
-	"methods": "The second factors your organisation allows were changed.",
+	"enabled":    "Two factor authentication is on. Everyone in your organisation will be asked for a code at their next sign-in.",
+	"removed":    "Two factor authentication is off. People sign in with their password only.",
+	"reset":      "The user's authenticator was reset. They will set up a new one at their next sign-in.",
+	"methods":    "The second factors your organisation allows were changed.",
+	"invited":    "The invitation is on its way. The link in it works for 7 days.",
+	"reset-sent": "A password-reset email is on its way to the user.",
+	"deleted":    "The user was deleted.",
 }
 
 func (h *Handler) base(c echo.Context, title string) templates.Base {

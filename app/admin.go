@@ -9,6 +9,7 @@ import (
 	"github.com/portcullis/portcullis/clientreg"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/op"
+	"github.com/portcullis/portcullis/pwpolicy"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/tenantadmin"
@@ -71,7 +72,8 @@ func OpenAdmin(ctx context.Context, cfg Config, log *slog.Logger, now func() tim
 		return nil, err
 	}
 	svc := &tenantadmin.Service{Store: tenantadmin.FromStorage(st), Enrolment: &keyedEnrolment{cfg: cfg, now: now},
-		Hasher: secret.NewHasher(secret.HasherOptions{}), Now: now}
+		Hasher: secret.NewHasher(secret.HasherOptions{}), Now: now, Passwords: pwpolicy.New(),
+		Accounts: &lazyAccounts{cfg: cfg, store: st, now: now, log: log}, Issuer: cfg.Issuer}
 	return &Admin{Service: svc, cfg: cfg, store: st, now: now}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -22,7 +23,9 @@ import (
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portcullis/portcullis/admin"
+	"github.com/portcullis/portcullis/lifecycle"
 	"github.com/portcullis/portcullis/login"
+	"github.com/portcullis/portcullis/mail"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/op"
 	"github.com/portcullis/portcullis/secret"
@@ -46,13 +49,18 @@ type App struct {
 	Admin    *tenantadmin.Service
 	Metrics  *telemetry.Metrics
 	Now      func() time.Time
+	Mail     *mail.Worker       // sends the outbox; nil without an SMTP server (app/mail.go)
+	LinkHash *secret.KeyedHash  // emailed link tokens are stored by this keyed hash
+	SMTPTLS  *tls.Config        // TLS configuration for the SMTP server; nil: system roots
+	Accounts *lifecycle.Service // password resets, invitations and notifications by email
 }
 
 // Options are the process-level inputs that tests pin.
 type Options struct {
-	Now   func() time.Time // default time.Now
-	Log   *slog.Logger     // default: discard
-	Store *storage.Store   // an already open (and migrated) store; default: open cfg.Database
+	Now     func() time.Time // default time.Now
+	Log     *slog.Logger     // default: discard
+	Store   *storage.Store   // an already open (and migrated) store; default: open cfg.Database
+	SMTPTLS *tls.Config      // trust for the SMTP server's certificate (tests); default: system roots
 }
 
 // New opens (or takes) the database, migrates it, and wires every part.
@@ -63,7 +71,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store, Metrics: telemetry.NewMetrics()}
+	a := &App{Config: cfg, Log: o.Log, Now: o.Now, Store: o.Store, Metrics: telemetry.NewMetrics(), SMTPTLS: o.SMTPTLS}
 	if a.Store == nil {
 		st, err := OpenStore(ctx, cfg, o.Log)
 		if err != nil {
@@ -73,6 +81,10 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	master, err := masterKey(cfg)
 	if err != nil {
+		a.Store.Close()
+		return nil, err
+	}
+	if err := a.wireMail(master); err != nil {
 		a.Store.Close()
 		return nil, err
 	}
@@ -183,7 +195,9 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
 	a.Hasher = secret.NewHasher(secret.HasherOptions{})
-	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now}
+	a.wireAccounts()
+	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now,
+		Accounts: a.Accounts, Passwords: a.Accounts.Passwords, Issuer: cfg.Issuer}
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	csrfKey, err := secret.NewKeyedHash(master, "csrf")
 	if err != nil {
@@ -199,7 +213,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
 		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,
-		Events:     a.Metrics, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
+		Events:     a.Metrics, Accounts: a.Accounts, Invitations: a.Accounts, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	if webKeys != nil {
 		lh.Keys = webKeys
@@ -221,7 +235,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
 	lh.Register(e.Group("/login"))
-	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
+	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Passwords: a.Accounts, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
 		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
 	ah.RegisterAPI(e.Group("/api/v1"))
@@ -298,6 +312,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		ready(ln.Addr().String())
 	}
 	go a.sweep(ctx)
+	go a.sendMail(ctx)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:

@@ -39,6 +39,7 @@ type Config struct {
 	Throttle ThrottleConfig `yaml:",inline"` // password throttling (config_throttle.go)
 
 	WebAuthn WebAuthnConfig `yaml:"webauthn"` // passkeys and security keys (config_webauthn.go)
+	Mail     MailConfig     `yaml:",inline"`  // smtp.* and links.* (config_mail.go)
 }
 
 // Duration reads "15m", "720h" and the like.
@@ -74,6 +75,7 @@ func Defaults() Config {
 		DatabaseMaxConns: 20,
 		DemoRedirectURI:  "http://localhost:9090/callback",
 		Throttle:         defaultThrottle(),
+		Mail:             defaultMail(),
 	}
 }
 
@@ -105,7 +107,7 @@ var envNames = []string{"LISTEN", "METRICS_LISTEN", "ISSUER", "DATABASE", "SECRE
 
 func (c *Config) applyEnv(getenv func(string) string) error {
 	var errs []error
-	for _, name := range slices.Concat(envNames, throttleEnvNames, webauthnEnvNames) {
+	for _, name := range slices.Concat(envNames, throttleEnvNames, webauthnEnvNames, mailEnvNames) {
 		v := getenv("PORTCULLIS_" + name)
 		if v == "" {
 			continue
@@ -160,6 +162,9 @@ func (c *Config) Set(key, v string) error {
 		}
 		if ok, terr := c.Throttle.set(key, v); ok {
 			return terr
+		}
+		if ok, merr := c.Mail.set(key, v); ok {
+			return merr
 		}
 		return fmt.Errorf("unknown setting %q", key)
 	}
@@ -228,6 +233,7 @@ func (c Config) Validate() error {
 		bad("database_max_conns: must be at least 1")
 	}
 	errs = append(errs, c.Throttle.validate()...)
+	errs = append(errs, c.Mail.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
+	"github.com/portcullis/portcullis/tenantadmin"
 )
 
 const adminScope = "portcullis:admin"
@@ -294,8 +295,9 @@ type apiRoute struct {
 	want  int // status for an admin
 }
 
-func (e *adminEnv) routes() []apiRoute {
+func (e *adminEnv) routes(t *testing.T) []apiRoute {
 	victim, _ := e.env.Client(e.ten.ID, apptest.ClientOptions{})
+	victimInvitation := e.invite(t, "victim-invitation@acme.test")
 	n := 0
 	uniq := func() int { n++; return n }
 	return []apiRoute{
@@ -329,7 +331,39 @@ func (e *adminEnv) routes() []apiRoute {
 			return "/clients/" + victim.ID, ""
 		}, 204},
 		{"GET", "/tenants/:tenant/audit-events", func(*testing.T, bool) (string, string) { return "/audit-events", "" }, 200},
+		{"DELETE", "/tenants/:tenant/users/:user", func(_ *testing.T, ok bool) (string, string) {
+			if ok {
+				return "/users/" + e.env.User(e.ten.ID, fmt.Sprintf("gone%d@acme.test", uniq()), pw, storage.RoleMember).ID, ""
+			}
+			return "/users/" + e.bob.ID, ""
+		}, 204},
+		{"POST", "/tenants/:tenant/users/:user/password-reset", func(*testing.T, bool) (string, string) {
+			return "/users/" + e.bob.ID + "/password-reset", "{}"
+		}, 202},
+		{"GET", "/tenants/:tenant/invitations", func(*testing.T, bool) (string, string) { return "/invitations", "" }, 200},
+		{"POST", "/tenants/:tenant/invitations/:invitation/resend", func(t *testing.T, ok bool) (string, string) {
+			if ok {
+				return "/invitations/" + e.invite(t, fmt.Sprintf("inv%d@acme.test", uniq())) + "/resend", "{}"
+			}
+			return "/invitations/" + victimInvitation + "/resend", "{}"
+		}, 200},
+		{"DELETE", "/tenants/:tenant/invitations/:invitation", func(t *testing.T, ok bool) (string, string) {
+			if ok {
+				return "/invitations/" + e.invite(t, fmt.Sprintf("inv%d@acme.test", uniq())), ""
+			}
+			return "/invitations/" + victimInvitation, ""
+		}, 204},
 	}
+}
+
+// invite invites email to e's tenant (as the CLI would) and returns the invitation's id.
+func (e *adminEnv) invite(t *testing.T, email string) string {
+	t.Helper()
+	inv, err := e.env.App.Admin.Invite(context.Background(), tenantadmin.Actor{ID: "test"}, e.ten, email, "", storage.RoleMember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.Link.ID
 }
 
 // The matrix covers every route RegisterAPI registers behind the bearer check.
@@ -388,7 +422,7 @@ func TestAdminAPIAuthorizationMatrix(t *testing.T) {
 		service := serviceToken(t, e.rp, e.svc, e.svcSecret)
 		plainService := serviceToken(t, e.rp, e.plain, e.plainSecret)
 
-		routes := e.routes()
+		routes := e.routes(t)
 		checkRouteCoverage(t, routes)
 
 		type caller struct {

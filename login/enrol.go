@@ -31,7 +31,8 @@ func (h *Handler) enrolCodePage(c echo.Context) error {
 }
 
 func (h *Handler) enrolCodeForm(c echo.Context, f *flow, msg string) templates.EnrolCodePage {
-	return templates.EnrolCodePage{Base: h.base(f, c, "Enter your enrolment code"), AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg}
+	return templates.EnrolCodePage{Base: h.base(f, c, "Enter your enrolment code"), AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg,
+		Code: h.linkedEnrolCode(c)} // enrolcode_link.go
 }
 
 // enrolCode takes the enrolment code that an admin's reset handed out, and then shows this sign-in's

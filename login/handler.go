@@ -67,7 +67,9 @@ type Handler struct {
 	// AuthError sends an OAuth error to the app (prompt=none outcomes).
 	AuthError func(w http.ResponseWriter, r *http.Request, a storage.AuthRequest, err error)
 
-	Events Events // metrics of sign-in steps; optional
+	Events      Events      // metrics of sign-in steps; optional
+	Accounts    Accounts    // password resets by email (forgot.go)
+	Invitations Invitations // invitations by email (invite.go)
 
 	Keys Keys // passkeys and security keys; nil when WebAuthn is off
 
@@ -114,6 +116,7 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/recovery", h.recoveryPage)
 	g.POST("/recovery", h.recovery)
 	g.GET("/enrol-code", h.enrolCodePage)
+	g.GET("/enrol-code/link", h.enrolCodeLink)
 	g.POST("/enrol-code", h.enrolCode)
 	g.GET("/enrol", h.enrolPage)
 	g.POST("/enrol", h.enrol)
@@ -122,6 +125,12 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/key-enrol", h.keyEnrolPage)
 	g.POST("/key-enrol", h.keyEnrol)
 	g.POST("/passkey", h.passkey)
+	g.GET("/forgot", h.forgotPage)
+	g.POST("/forgot", h.forgot)
+	g.GET("/reset", h.resetPage)
+	g.POST("/reset", h.reset)
+	g.GET("/invite", h.invitePage)
+	g.POST("/invite", h.invite)
 	g.GET("/logout", h.logoutPage)
 	g.POST("/logout", h.logout)
 	g.GET("/logged-out", h.loggedOut)

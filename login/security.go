@@ -76,6 +76,9 @@ func (h *Handler) SessionBinding(c echo.Context) string {
 // is renewed at each step, so a sign-in open in two tabs keeps working. The sign-out form (no sign-in)
 // binds to the session, or to the browser's binding.
 func (h *Handler) csrfBinding(c echo.Context) string {
+	if l := linkBinding(c); l != "" { // an emailed link's page (forgot.go)
+		return l
+	}
 	id := c.QueryParam("authRequestID")
 	if id == "" && c.Request().Method == http.MethodPost {
 		id = c.FormValue("authRequestID")

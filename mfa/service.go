@@ -75,6 +75,7 @@ type Service struct {
 	Now           func() time.Time
 	Rand          io.Reader
 	Log           *slog.Logger
+	Notify        Notifier // optional: security notifications by email (notify.go)
 }
 
 // Meta is the request context recorded in audit events.
@@ -122,6 +123,9 @@ func (s *Service) audit(ctx context.Context, user storage.User, action string, m
 		Address: meta.Address, Detail: d, CreatedAt: s.now()}
 	if err := s.Store.AddAudit(ctx, ev); err != nil {
 		s.log().ErrorContext(ctx, "write audit event", "action", action, "user", user.ID, "err", err)
+	}
+	if s.Notify != nil && notifies(action) {
+		s.Notify.Notify(ctx, user, ev)
 	}
 }
 

@@ -33,3 +33,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 	return translate("delete user sessions", s.ctx(ctx).Where("user_id = ?", userID).Delete(&sessionRow{}).Error)
 }
+
+// DeleteOtherSessions ends every session of the user except keepID (the browser that asked).
+func (s *Store) DeleteOtherSessions(ctx context.Context, userID, keepID string) error {
+	return translate("delete other sessions", s.ctx(ctx).Where("user_id = ? AND id <> ?", userID, keepID).Delete(&sessionRow{}).Error)
+}

@@ -48,5 +48,6 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 		}
 		total += res.RowsAffected
 	}
-	return total, nil
+	n, err := s.sweepMail(ctx, now) // outbox.go
+	return total + n, err
 }

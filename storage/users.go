@@ -101,3 +101,28 @@ func (s *Store) CountActiveAdmins(ctx context.Context, tenantID string) (int64, 
 	err := s.ctx(ctx).Model(&userRow{}).Where("tenant_id = ? AND role = ? AND disabled = ?", tenantID, RoleAdmin, false).Count(&n).Error
 	return n, translate("count active admins", err)
 }
+
+// DeleteUser removes the user and everything that hangs on them (sessions, authenticator, recovery
+// and enrolment codes, emailed links: by foreign key), and revokes their tokens, in one transaction.
+// Audit events keep the user's id only.
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(&accessTokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(now)).Error; err != nil {
+			return translate("delete user", err)
+		}
+		if err := tx.Model(&refreshTokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(now)).Error; err != nil {
+			return translate("delete user", err)
+		}
+		if err := tx.Model(&outboxRow{}).Where("user_id = ? AND sent_at IS NULL", id).Delete(&outboxRow{}).Error; err != nil {
+			return translate("delete user", err)
+		}
+		res := tx.Where("id = ?", id).Delete(&userRow{})
+		if res.Error != nil {
+			return translate("delete user", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return translate("delete user", ErrNotFound)
+		}
+		return nil
+	})
+}

@@ -21,6 +21,19 @@ type LoginPage struct {
 	Passkey                     string // the options of a passwordless passkey sign-in, JSON; "" when WebAuthn is off
 }
 
+// ForgotPage is the data for page "forgot": the email form of a forgotten password.
+type ForgotPage struct {
+	Base
+	AuthRequestID, Email, Error string
+}
+
+// NewPasswordPage is the data for page "new_password": choosing a password from an emailed link
+// (reset or invitation). Action is the form's target; Token is the link's.
+type NewPasswordPage struct {
+	Base
+	Heading, Submit, Action, Token, Email, Error string
+}
+
 // CodePage is the data for page "otp".
 type CodePage struct {
 	Base
@@ -48,6 +61,7 @@ type EnrolPage struct {
 type EnrolCodePage struct {
 	Base
 	AuthRequestID, Email, Error string
+	Code                        string // filled in from the reset notification's link, if the browser followed one
 }
 
 // ResetDonePage is the data for page "reset_done": the enrolment code of an MFA reset, shown once.
@@ -138,6 +152,11 @@ type AccountPage struct {
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
 	Keys              []KeyRow
+
+	// The "Change password" section.
+	PasswordReauthURL string // set when changing the password needs a sign-in within the last 15 minutes first
+	PasswordError     string
+	PasswordFlash     string
 }
 
 // TextDownload makes a data: URL of a plain-text file, for a download link that needs no request.

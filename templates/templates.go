@@ -51,6 +51,8 @@ func requiredPages() []string {
 		"locked",
 		"logged_out",
 		"confirm",
+		"forgot",
+		"new_password",
 		"settings",
 		"account",
 		"key",

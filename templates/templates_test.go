@@ -34,6 +34,9 @@ func samplePages() []samplePage {
 	now := sampleTime()
 	return []samplePage{
 		{"login", LoginPage{Base: sampleBase("Sign in"), AuthRequestID: "ar_123"}},
+		{"forgot", ForgotPage{Base: sampleBase("Reset your password"), AuthRequestID: "ar_123", Email: "ada@acme.example"}},
+		{"new_password", NewPasswordPage{Base: sampleBase("Choose a new password"), Heading: "Choose a new password",
+			Submit: "Set the new password", Action: "/login/reset", Token: "tok", Email: "ada@acme.example", Error: "Use at least 8 characters."}},
 		{"otp", CodePage{Base: sampleBase("Two-factor authentication"), AuthRequestID: "ar_123", Email: "ada@acme.example"}},
 		{"recovery", RecoveryPage{Base: sampleBase("Use a recovery code"), AuthRequestID: "ar_123", Email: "ada@acme.example"}},
 		{"enrol", EnrolPage{

@@ -95,6 +95,10 @@ type Tx interface {
 	CreateClient(ctx context.Context, c storage.Client) (storage.Client, error)
 	DeleteClient(ctx context.Context, tenantID, id string) error
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteUser(ctx context.Context, id string, now time.Time) error
+	EnqueueMail(ctx context.Context, m storage.OutboxMail) (storage.OutboxMail, error)
+	SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 }
 
 // FromStorage adapts a *storage.Store to Store.
@@ -116,11 +120,19 @@ type Hasher interface {
 	Hash(ctx context.Context, pw string) (string, error)
 }
 
+// Passwords checks a new password (*pwpolicy.Policy).
+type Passwords interface {
+	Check(pw, email, tenantName string) error
+}
+
 // Service performs the tenant-admin operations. Its fields are its dependencies.
 type Service struct {
 	Store     Store
 	Enrolment EnrolmentCodes
 	Hasher    Hasher
+	Accounts  AccountMail // invitations and reset mails (invite.go); nil where mail is not wired
+	Passwords Passwords   // the rule for new passwords (*pwpolicy.Policy); nil: length only
+	Issuer    string      // links in notifications point here; "" sends no notifications (notify.go)
 	Now       func() time.Time
 }
 
@@ -172,5 +184,19 @@ func (s *Service) CreateTenant(ctx context.Context, a Actor, slug, name string) 
 // SetMFAPolicy turns the tenant's second-factor requirement on or off, with its audit event. Setting
 // the value it already has still records who asked.
 func (s *Service) SetMFAPolicy(ctx context.Context, a Actor, tenantID string, enabled bool) (before, after storage.Tenant, err error) {
-	return s.Store.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil))
+	if s.Issuer == "" {
+		return s.Store.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil))
+	}
+	admins, err := s.activeAdmins(ctx, tenantID)
+	if err != nil {
+		return before, after, err
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		var err error
+		if before, after, err = tx.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil)); err != nil {
+			return err
+		}
+		return s.notifyPolicy(ctx, tx, a, after, admins) // notify.go
+	})
+	return before, after, err
 }

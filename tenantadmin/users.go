@@ -222,13 +222,26 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, u storage.User) (Reset,
 	if err != nil {
 		return Reset{}, err
 	}
+	t, err := s.Store.TenantByRef(ctx, u.TenantID)
+	if err != nil {
+		return Reset{}, err
+	}
+	var admins []storage.User
+	if s.Issuer != "" && u.Role == RoleAdmin {
+		if admins, err = s.activeAdmins(ctx, u.TenantID); err != nil {
+			return Reset{}, err
+		}
+	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		ev := s.event(a, u.TenantID, AuditMFAReset, u.ID, map[string]any{"email": u.Email,
 			"enrolment_code_expires_at": rec.ExpiresAt.UTC().Format(time.RFC3339)})
 		if err := tx.ResetMFA(ctx, u.ID, &rec, ev); err != nil {
 			return err
 		}
-		return tx.RevokeUserTokens(ctx, u.ID, s.Now())
+		if err := tx.RevokeUserTokens(ctx, u.ID, s.Now()); err != nil {
+			return err
+		}
+		return s.notifyReset(ctx, tx, a, t, u, code, rec.ExpiresAt, admins) // notify.go
 	})
 	if err != nil {
 		return Reset{}, err

@@ -23,7 +23,8 @@ const (
 func (c *cli) userCmd() *cobra.Command {
 	cmd := group("user", "Manage the users of a tenant")
 	cmd.AddCommand(c.userCreateCmd(), c.userListCmd(), c.userResetMFACmd(), c.userSetRoleCmd(),
-		c.userSetDisabledCmd("disable", true), c.userSetDisabledCmd("enable", false))
+		c.userSetDisabledCmd("disable", true), c.userSetDisabledCmd("enable", false),
+		c.userInviteCmd(), c.userSendResetCmd(), c.userSetPasswordCmd(), c.userDeleteCmd())
 	return cmd
 }
 

@@ -1,0 +1,144 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portcullis/portcullis/mail"
+	"github.com/portcullis/portcullis/storage"
+)
+
+// RequestReset is "forgot password": when the tenant has an active user with that email and the
+// account got fewer than MaxResetMailsPerHour reset mails in the last hour, it writes a reset link and
+// its mail to the outbox (with an audit event) in one transaction. It reports nothing about whether
+// the address exists: the caller answers alike either way.
+func (s *Service) RequestReset(ctx context.Context, tenant storage.Tenant, email string, by Actor) error {
+	u, err := s.Store.UserByEmail(ctx, tenant.ID, email)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if u.Disabled || u.PasswordHash == "" { // an invited user who never accepted has no password to reset
+		return nil
+	}
+	return s.sendReset(ctx, tenant, u, by, "user.password_reset_requested")
+}
+
+// SendReset is an admin's "send a reset email" for u (no rate limit beyond the per-account one).
+func (s *Service) SendReset(ctx context.Context, tenant storage.Tenant, u storage.User, by Actor) error {
+	if u.TenantID != tenant.ID {
+		return storage.ErrNotFound
+	}
+	return s.sendReset(ctx, tenant, u, by, "user.password_reset_sent")
+}
+
+func (s *Service) sendReset(ctx context.Context, tenant storage.Tenant, u storage.User, by Actor, action string) error {
+	n, err := s.Store.CountMail(ctx, u.ID, mail.KindPasswordReset, s.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= MaxResetMailsPerHour {
+		s.Log.WarnContext(ctx, "reset mail limit reached", "user", u.ID)
+		return nil
+	}
+	return s.Store.InTx(ctx, func(tx *storage.Store) error {
+		token, err := s.newLink(ctx, tx, storage.LinkReset, u, by.ID, s.ResetTTL)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, tenant.ID, by.ID, u.ID, action, by.Address, nil); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, mail.Message{Kind: mail.KindPasswordReset, TenantID: tenant.ID, TenantName: tenant.Name,
+			UserID: u.ID, To: u.Email, Subject: "Reset your password",
+			Paragraphs: []string{"Someone asked to reset the password of your " + tenant.Name + " account (" + u.Email + ")."},
+			Link:       s.link("/login/reset", token), LinkLabel: "Choose a new password (the link works once, for " + human(s.ResetTTL) + ")",
+			After: []string{"If this was not you, ignore this message: your password stays as it is.",
+				"Resetting the password does not remove your two-factor authentication."}})
+	})
+}
+
+// ResetLink checks a reset token without spending it (a page shows the form; mail scanners that open
+// links spend nothing). It returns the user the link is for.
+func (s *Service) ResetLink(ctx context.Context, token string) (storage.User, storage.Tenant, error) {
+	_, u, t, err := s.lookup(ctx, storage.LinkReset, token)
+	return u, t, err
+}
+
+// CompleteReset spends the reset link and sets the new password, in one transaction: the link (by
+// compare-and-set, so a link works once even when two requests race), the password, every session
+// and token of the user ended, every other open reset link revoked, the audit event and the
+// notification mail. A refused password is a *pwpolicy.Error and spends nothing.
+func (s *Service) CompleteReset(ctx context.Context, token, password string, by Actor) (storage.User, error) {
+	l, u, t, err := s.lookup(ctx, storage.LinkReset, token)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if err := s.Passwords.Check(password, u.Email, t.Name); err != nil {
+		return storage.User{}, err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return storage.User{}, err
+	}
+	err = s.Store.InTx(ctx, func(tx *storage.Store) error {
+		if err := tx.UseLink(ctx, l, s.Now()); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("%w: %w", ErrLinkInvalid, err)
+			}
+			return err
+		}
+		if err := s.setPassword(ctx, tx, u, hash); err != nil {
+			return err
+		}
+		if err := tx.RevokeLinks(ctx, u.ID, storage.LinkReset, s.Now()); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, t.ID, u.ID, u.ID, "user.password_reset", by.Address, nil); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, passwordChanged(t, u, s.Now(), by.Address))
+	})
+	return u, err
+}
+
+// setPassword stores the hash, marks the email verified (the user proved they read it, for links) and
+// ends every session and token of the user.
+func (s *Service) setPassword(ctx context.Context, tx *storage.Store, u storage.User, hash string) error {
+	if _, err := tx.UpdateUser(ctx, u.ID, func(x *storage.User) error {
+		x.PasswordHash, x.EmailVerified = hash, true
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+		return err
+	}
+	return tx.RevokeUserTokens(ctx, u.ID, s.Now())
+}
+
+func passwordChanged(t storage.Tenant, u storage.User, at time.Time, address string) mail.Message {
+	p := "The password of your " + t.Name + " account (" + u.Email + ") was changed on " + at.UTC().Format("2 January 2006 at 15:04 UTC")
+	if address != "" {
+		p += " from the address " + address
+	}
+	return mail.Message{Kind: mail.KindPasswordChanged, TenantID: t.ID, TenantName: t.Name, UserID: u.ID, To: u.Email,
+		Subject: "Your password was changed", Paragraphs: []string{p + ".", "You were signed out everywhere."},
+		After: []string{"If this was not you, tell your administrator now."}}
+}
+
+func human(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d == time.Hour:
+		return "one hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	default:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+}
