@@ -83,7 +83,9 @@ func credentialFromRow(r webauthnCredentialRow) WebAuthnCredential {
 	return c
 }
 
-// CreateCredential stores a new credential; ErrAlreadyExists if its credential id is registered already.
+// CreateCredential stores a new credential and spends the user's enrolment code (an admin's reset asked
+// for it before this enrolment), in one transaction; ErrAlreadyExists if its credential id is
+// registered already.
 func (s *Store) CreateCredential(ctx context.Context, c WebAuthnCredential) (WebAuthnCredential, error) {
 	if c.ID == "" {
 		c.ID = NewID()
@@ -91,8 +93,14 @@ func (s *Store) CreateCredential(ctx context.Context, c WebAuthnCredential) (Web
 	r := webauthnCredentialRow{ID: c.ID, CredentialID: c.CredentialID, UserID: c.UserID, TenantID: c.TenantID, PublicKey: c.PublicKey,
 		SignCount: int64(c.SignCount), Transports: strings.Join(c.Transports, ","), AAGUID: c.AAGUID, AttestationType: c.AttestationType,
 		UserVerified: c.UserVerified, BackupEligible: c.BackupEligible, BackupState: c.BackupState, Name: c.Name, CreatedAt: utc(c.CreatedAt)}
-	if err := s.ctx(ctx).Create(&r).Error; err != nil {
-		return WebAuthnCredential{}, translate("create credential", err)
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return translate("create credential", err)
+		}
+		return translate("create credential", tx.Where("user_id = ?", c.UserID).Delete(&enrolmentCodeRow{}).Error)
+	})
+	if err != nil {
+		return WebAuthnCredential{}, err
 	}
 	return credentialFromRow(r), nil
 }

@@ -72,6 +72,10 @@ func TestWebAuthnStorage(t *testing.T) {
 			t.Fatalf("%d racers took the challenge, want 1", wins)
 		}
 
+		if err := st.ResetMFA(ctx, u.ID, &storage.EnrolmentCode{TenantID: ten.ID, CodeHash: "h", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			storage.AuditEvent{TenantID: ten.ID, Action: "mfa.reset", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
 		c, err := st.CreateCredential(ctx, storage.WebAuthnCredential{CredentialID: []byte{1, 2, 3}, UserID: u.ID, TenantID: ten.ID,
 			PublicKey: []byte{9}, SignCount: 5, Transports: []string{"usb", "nfc"}, Name: "key", CreatedAt: now})
 		if err != nil {
@@ -80,6 +84,9 @@ func TestWebAuthnStorage(t *testing.T) {
 		if _, err := st.CreateCredential(ctx, storage.WebAuthnCredential{CredentialID: []byte{1, 2, 3}, UserID: u.ID, TenantID: ten.ID,
 			PublicKey: []byte{9}, CreatedAt: now}); !errors.Is(err, storage.ErrAlreadyExists) {
 			t.Errorf("duplicate credential id: %v", err)
+		}
+		if _, err := st.EnrolmentCodeByUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the enrolment code after adding a key: %v, want spent", err)
 		}
 		if err := st.UseCredential(ctx, c.ID, 5, 6, false, now); err != nil {
 			t.Fatal(err)
