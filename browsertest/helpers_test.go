@@ -119,7 +119,7 @@ func newHarness(t *testing.T) *harness {
 // newHarnessOn is newHarness; with localhostIssuer, Portcullis is on http://localhost:PORT (WebAuthn
 // needs a domain name, and Chromium's virtual authenticator refuses IP origins) and the demo app on
 // 127.0.0.1.
-func newHarnessOn(t *testing.T, localhostIssuer bool) *harness {
+func newHarnessOn(t *testing.T, localhostIssuer bool, edits ...func(*app.Config)) *harness {
 	t.Helper()
 	exe := chromiumPath(t)
 	h := &harness{t: t, shots: screenshotDir(t)}
@@ -127,7 +127,8 @@ func newHarnessOn(t *testing.T, localhostIssuer bool) *harness {
 	if localhostIssuer {
 		appHost, demoHost = "localhost", "127.0.0.1"
 	}
-	h.env = apptest.New(t, storagetest.NewSQLite(t), func(c *app.Config) { c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", appHost, 1) })
+	edits = append([]func(*app.Config){func(c *app.Config) { c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", appHost, 1) }}, edits...)
+	h.env = apptest.New(t, storagetest.NewSQLite(t), edits...)
 	h.env.URL = strings.Replace(h.env.URL, "127.0.0.1", appHost, 1)
 	h.tenant = h.env.Tenant("Acme Inc")
 	h.admin = h.env.User(h.tenant.ID, "boss@acme.test", password, storage.RoleAdmin)

@@ -57,10 +57,11 @@ func (h *Handler) invite(c echo.Context) error {
 	if pw != c.FormValue("password_confirm") {
 		return h.render(c, http.StatusBadRequest, "new_password", h.inviteData(c, t, u, token, "The two passwords are not the same."))
 	}
+	invited := u
 	if u, err = h.Invitations.AcceptInvitation(ctx, token, pw, lifecycle.Actor{Address: c.RealIP()}); err != nil {
 		var pe *pwpolicy.Error
-		if errors.As(err, &pe) {
-			return h.render(c, http.StatusBadRequest, "new_password", h.inviteData(c, t, u, token, pe.Reason))
+		if errors.As(err, &pe) { // the page again, for the invited user (AcceptInvitation returned none)
+			return h.render(c, http.StatusBadRequest, "new_password", h.inviteData(c, t, invited, token, pe.Reason))
 		}
 		if errors.Is(err, secret.ErrBusy) {
 			return h.busy(c, err)
