@@ -24,13 +24,13 @@ const (
 
 func when(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") }
 
-// Notify writes the mail of a second-factor event to the outbox (mfa.Notifier). A failure is logged:
-// the event already happened.
-func (s *Service) Notify(ctx context.Context, u storage.User, ev storage.AuditEvent) {
+// NoticeMail is the mail of a second-factor event (mfa.Notifier), which mfa has the change write to the
+// outbox in its own transaction. Without the tenant (a failed read) there is no mail, and that is logged.
+func (s *Service) NoticeMail(ctx context.Context, u storage.User, ev storage.AuditEvent) (storage.OutboxMail, bool) {
 	t, err := s.Store.TenantByID(ctx, u.TenantID)
 	if err != nil {
 		s.Log.ErrorContext(ctx, "notify", "action", ev.Action, "err", err)
-		return
+		return storage.OutboxMail{}, false
 	}
 	m := mail.Message{TenantID: t.ID, TenantName: t.Name, UserID: u.ID, To: u.Email,
 		After: []string{"If this was not you, tell your administrator now."}}
@@ -59,11 +59,11 @@ func (s *Service) Notify(ctx context.Context, u storage.User, ev storage.AuditEv
 		m.Kind, m.Subject = KindRecoveryRegenerate, "New recovery codes were generated"
 		m.Paragraphs = []string{"New recovery codes were generated for " + u.Email + " on " + when(ev.CreatedAt) + from + ". The old ones no longer work."}
 	default:
-		return
+		return storage.OutboxMail{}, false
 	}
-	if err := s.enqueue(ctx, s.Store, m); err != nil {
-		s.Log.ErrorContext(ctx, "notify", "action", ev.Action, "err", err)
-	}
+	om := m.Outbox()
+	om.CreatedAt = s.Now()
+	return om, true
 }
 
 // MFAResetMail is the mail to a user whose authenticator an admin reset. Its link carries the

@@ -160,7 +160,8 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	_, err = s.Store.ActivateAuthenticator(ctx, storage.Activation{PendingID: p.ID, Step: step, Now: now,
-		ClientID: meta.ClientID, Address: meta.Address, Codes: hashed})
+		ClientID: meta.ClientID, Address: meta.Address, Codes: hashed,
+		Record: s.record(ctx, user, AuditEnrolmentConfirmed, meta, map[string]any{"factor": FactorOTP})})
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return nil, fmt.Errorf("confirm enrolment: %w", ErrAlreadyEnrolled) // another enrolment won
@@ -169,7 +170,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 	case err != nil:
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
-	s.succeed(ctx, user, meta, AuditEnrolmentConfirmed, map[string]any{"factor": FactorOTP})
+	s.resetThrottle(ctx, user)
 	return plain, nil
 }
 

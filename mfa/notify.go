@@ -6,11 +6,11 @@ import (
 	"github.com/portcullis/portcullis/storage"
 )
 
-// Notifier is told of the second-factor events a user hears about by email: an authenticator
-// enrolled, a recovery code used, new recovery codes made. It is called after the event's audit
-// record is written; the lifecycle package writes the mail to the outbox.
+// Notifier writes the mail of the second-factor events a user hears about by email: an authenticator
+// enrolled, a recovery code used, new recovery codes made (the lifecycle package). The mail is written
+// to the outbox in the transaction of the change, with its audit event; ok is false when there is none.
 type Notifier interface {
-	Notify(ctx context.Context, user storage.User, ev storage.AuditEvent)
+	NoticeMail(ctx context.Context, user storage.User, ev storage.AuditEvent) (m storage.OutboxMail, ok bool)
 }
 
 // notifies lists the audit actions the user is told of.

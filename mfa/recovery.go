@@ -124,14 +124,15 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 		if !match {
 			continue
 		}
-		if err := s.Store.UseRecoveryCode(ctx, c.ID, s.now()); err != nil {
+		rec := s.record(ctx, user, AuditRecoveryCodeUsed, meta, map[string]any{"factor": FactorRecoveryCode, "codes_left": len(codes) - 1})
+		if err := s.Store.UseRecoveryCode(ctx, c.ID, s.now(), rec); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
 				// Spent a moment ago by a racing request: single use wins.
 				return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 			}
 			return fmt.Errorf("use recovery code: %w", err)
 		}
-		s.succeed(ctx, user, meta, AuditRecoveryCodeUsed, map[string]any{"factor": FactorRecoveryCode, "codes_left": len(codes) - 1})
+		s.resetThrottle(ctx, user)
 		return nil
 	}
 	return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
@@ -152,10 +153,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, user storage.User
 	if err != nil {
 		return nil, fmt.Errorf("regenerate recovery codes: %w", err)
 	}
-	if err := s.Store.ReplaceRecoveryCodes(ctx, user.ID, hashed, s.now()); err != nil {
+	rec := s.record(ctx, user, AuditRecoveryRegenerated, meta, nil)
+	if err := s.Store.ReplaceRecoveryCodes(ctx, user.ID, hashed, s.now(), rec); err != nil {
 		return nil, fmt.Errorf("regenerate recovery codes: %w", err)
 	}
-	s.audit(ctx, user, AuditRecoveryRegenerated, meta, nil)
 	return plain, nil
 }
 

@@ -239,7 +239,7 @@ func TestRecoveryCodesKeyedHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.ReplaceRecoveryCodes(ctx, user.ID, []storage.RecoveryCode{{Hash: h, CreatedAt: f.clk.Now()}}, f.clk.Now()); err != nil {
+	if err := f.st.ReplaceRecoveryCodes(ctx, user.ID, []storage.RecoveryCode{{Hash: h, CreatedAt: f.clk.Now()}}, f.clk.Now(), storage.Record{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.UseRecoveryCode(ctx, user, legacy, Meta{}); err != nil {

@@ -54,8 +54,8 @@ type Store interface {
 	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
 	AcceptStep(ctx context.Context, id string, step int64, now time.Time) error
 	UnusedRecoveryCodes(ctx context.Context, userID string) ([]storage.RecoveryCode, error)
-	UseRecoveryCode(ctx context.Context, id string, now time.Time) error
-	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []storage.RecoveryCode, now time.Time) error
+	UseRecoveryCode(ctx context.Context, id string, now time.Time, rec storage.Record) error
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []storage.RecoveryCode, now time.Time, rec storage.Record) error
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
 	throttle.Store
 }
@@ -124,8 +124,30 @@ func (s *Service) audit(ctx context.Context, user storage.User, action string, m
 	if err := s.Store.AddAudit(ctx, ev); err != nil {
 		s.log().ErrorContext(ctx, "write audit event", "action", action, "user", user.ID, "err", err)
 	}
+}
+
+// record is the audit event of a change about user and, for the events the user is told of, its
+// notification mail: the change writes both in its own transaction (storage.Record).
+func (s *Service) record(ctx context.Context, user storage.User, action string, meta Meta, detail map[string]any) storage.Record {
+	d := map[string]any{"client_id": meta.ClientID}
+	for k, v := range detail {
+		d[k] = v
+	}
+	ev := storage.AuditEvent{TenantID: user.TenantID, ActorID: user.ID, TargetID: user.ID, Action: action,
+		Address: meta.Address, Detail: d, CreatedAt: s.now()}
+	rec := storage.Record{Audit: &ev}
 	if s.Notify != nil && notifies(action) {
-		s.Notify.Notify(ctx, user, ev)
+		if m, ok := s.Notify.NoticeMail(ctx, user, ev); ok {
+			rec.Mail = &m
+		}
+	}
+	return rec
+}
+
+// resetThrottle clears the user's OTP throttle after a success.
+func (s *Service) resetThrottle(ctx context.Context, user storage.User) {
+	if err := s.limiter().Reset(ctx, otpKey(user)); err != nil {
+		s.log().ErrorContext(ctx, "reset otp throttle", "user", user.ID, "err", err)
 	}
 }
 

@@ -81,6 +81,27 @@ func (s *Store) PendingEnrolment(ctx context.Context, authRequestID string) (Pen
 		SecretSealed: r.SecretSealed, CreatedAt: utc(r.CreatedAt)}, nil
 }
 
+// Record is what a change writes beside itself, in its own transaction: its audit event and the mail
+// it causes (a security notification), so that neither is lost nor written for a change that failed.
+type Record struct {
+	Audit *AuditEvent
+	Mail  *OutboxMail
+}
+
+func (r Record) write(tx *gorm.DB) error {
+	if r.Audit != nil {
+		if err := addAudit(tx, *r.Audit); err != nil {
+			return err
+		}
+	}
+	if r.Mail != nil {
+		if _, err := (&Store{db: tx}).EnqueueMail(context.Background(), *r.Mail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Activation is what confirming a pending enrolment records.
 type Activation struct {
 	PendingID string
@@ -89,6 +110,7 @@ type Activation struct {
 	ClientID  string // the app signed in to
 	Address   string // the client address
 	Codes     []RecoveryCode
+	Record    Record // the audit event and notification of the enrolment
 }
 
 // ActivateAuthenticator turns a pending enrolment into the user's active authenticator, in one
@@ -129,7 +151,10 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 			}
 		}
 		out = authenticatorFromRow(r)
-		return replaceRecoveryCodes(tx, p.UserID, act.Codes, now)
+		if err := replaceRecoveryCodes(tx, p.UserID, act.Codes, now); err != nil {
+			return err
+		}
+		return act.Record.write(tx)
 	})
 	return out, err
 }
@@ -179,9 +204,14 @@ func (s *Store) ResetMFA(ctx context.Context, userID string, code *EnrolmentCode
 	})
 }
 
-// ReplaceRecoveryCodes swaps the user's recovery codes for new ones (hashes).
-func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, codes []RecoveryCode, now time.Time) error {
-	return s.inTx(ctx, func(tx *gorm.DB) error { return replaceRecoveryCodes(tx, userID, codes, now) })
+// ReplaceRecoveryCodes swaps the user's recovery codes for new ones (hashes), with rec.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, codes []RecoveryCode, now time.Time, rec Record) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := replaceRecoveryCodes(tx, userID, codes, now); err != nil {
+			return err
+		}
+		return rec.write(tx)
+	})
 }
 
 func replaceRecoveryCodes(tx *gorm.DB, userID string, codes []RecoveryCode, now time.Time) error {
@@ -213,14 +243,17 @@ func (s *Store) UnusedRecoveryCodes(ctx context.Context, userID string) ([]Recov
 	return out, nil
 }
 
-// UseRecoveryCode spends one recovery code (compare-and-set: ErrConflict if it was used already).
-func (s *Store) UseRecoveryCode(ctx context.Context, id string, now time.Time) error {
-	res := s.ctx(ctx).Model(&recoveryCodeRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", utc(now))
-	if res.Error != nil {
-		return translate("use recovery code", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return translate("use recovery code", ErrConflict)
-	}
-	return nil
+// UseRecoveryCode spends one recovery code (compare-and-set: ErrConflict if it was used already), with
+// rec in the same transaction.
+func (s *Store) UseRecoveryCode(ctx context.Context, id string, now time.Time, rec Record) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&recoveryCodeRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", utc(now))
+		if res.Error != nil {
+			return translate("use recovery code", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return translate("use recovery code", ErrConflict)
+		}
+		return rec.write(tx)
+	})
 }

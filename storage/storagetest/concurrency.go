@@ -150,9 +150,22 @@ func testConcurrentThrottleFail(t *testing.T, st *storage.Store) {
 func testConcurrentUseRecoveryCode(t *testing.T, st *storage.Store) {
 	w := newWorld(t, st)
 	wantErr(t, "ReplaceRecoveryCodes", st.ReplaceRecoveryCodes(t.Context(), w.user.ID,
-		[]storage.RecoveryCode{{ID: "c1", Hash: "h1"}, {ID: "c2", Hash: "h2"}}, now()), nil)
+		[]storage.RecoveryCode{{ID: "c1", Hash: "h1"}, {ID: "c2", Hash: "h2"}}, now(), storage.Record{}), nil)
 	at := now()
-	wantOneWinner(t, race(func(int) error { return st.UseRecoveryCode(t.Context(), "c1", at) }))
+	// Only the winner writes its audit event and its notification (the record shares the transaction).
+	wantOneWinner(t, race(func(int) error {
+		return st.UseRecoveryCode(t.Context(), "c1", at, storage.Record{
+			Audit: &storage.AuditEvent{TenantID: w.tenant.ID, ActorID: w.user.ID, TargetID: w.user.ID, Action: "mfa.recovery_code_used"},
+			Mail:  &storage.OutboxMail{TenantID: w.tenant.ID, To: w.user.Email, Subject: "used", Text: "used", Kind: "recovery_code_used", UserID: w.user.ID, CreatedAt: at}})
+	}))
+	evs, err := st.ListAudit(t.Context(), w.tenant.ID, 0, 100)
+	wantErr(t, "ListAudit", err, nil)
+	if len(evs) != 1 {
+		t.Errorf("%d audit events after the race, want the winner's one", len(evs))
+	}
+	if n, err := st.CountMail(t.Context(), w.user.ID, "recovery_code_used", at.Add(-time.Minute)); err != nil || n != 1 {
+		t.Errorf("%d notifications after the race (%v), want the winner's one", n, err)
+	}
 	codes, err := st.UnusedRecoveryCodes(t.Context(), w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	wantEqual(t, "unused codes", ids(codes, func(c storage.RecoveryCode) string { return c.ID }), []string{"c2"})

@@ -103,7 +103,7 @@ func testTimezones(t *testing.T, st *storage.Store) {
 	}
 	wantTime(t, "signing key CreatedAt", keys[0].CreatedAt, base)
 
-	wantErr(t, "ReplaceRecoveryCodes", st.ReplaceRecoveryCodes(ctx, w.user.ID, []storage.RecoveryCode{{Hash: "h"}}, inEast), nil)
+	wantErr(t, "ReplaceRecoveryCodes", st.ReplaceRecoveryCodes(ctx, w.user.ID, []storage.RecoveryCode{{Hash: "h"}}, inEast, storage.Record{}), nil)
 	codes, err := st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	wantTime(t, "recovery code CreatedAt", codes[0].CreatedAt, base)

@@ -286,7 +286,7 @@ func testRecoveryCodes(t *testing.T, st *storage.Store) {
 	w := newWorld(t, st)
 	created := now()
 	wantErr(t, "ReplaceRecoveryCodes", st.ReplaceRecoveryCodes(ctx, w.user.ID,
-		[]storage.RecoveryCode{{ID: "c1", Hash: "h1"}, {ID: "c2", Hash: "h2"}, {ID: "c3", Hash: "h3"}}, created), nil)
+		[]storage.RecoveryCode{{ID: "c1", Hash: "h1"}, {ID: "c2", Hash: "h2"}, {ID: "c3", Hash: "h3"}}, created, storage.Record{}), nil)
 	codes, err := st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	wantEqual(t, "UnusedRecoveryCodes", codes, []storage.RecoveryCode{
@@ -304,18 +304,18 @@ func testRecoveryCodes(t *testing.T, st *storage.Store) {
 		{"unknown code", "nope", storage.ErrConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantErr(t, "UseRecoveryCode", st.UseRecoveryCode(ctx, tc.id, now()), tc.wantErr)
+			wantErr(t, "UseRecoveryCode", st.UseRecoveryCode(ctx, tc.id, now(), storage.Record{}), tc.wantErr)
 		})
 	}
 	codes, err = st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	wantEqual(t, "unused after one use", ids(codes, func(c storage.RecoveryCode) string { return c.ID }), []string{"c1", "c3"})
 
-	wantErr(t, "ReplaceRecoveryCodes again", st.ReplaceRecoveryCodes(ctx, w.user.ID, []storage.RecoveryCode{{Hash: "n1"}}, now()), nil)
+	wantErr(t, "ReplaceRecoveryCodes again", st.ReplaceRecoveryCodes(ctx, w.user.ID, []storage.RecoveryCode{{Hash: "n1"}}, now(), storage.Record{}), nil)
 	codes, err = st.UnusedRecoveryCodes(ctx, w.user.ID)
 	wantErr(t, "UnusedRecoveryCodes", err, nil)
 	if len(codes) != 1 || codes[0].Hash != "n1" || codes[0].ID == "" {
 		t.Errorf("codes after replacement = %+v, want only the new one", codes)
 	}
-	wantErr(t, "UseRecoveryCode of a replaced code", st.UseRecoveryCode(ctx, "c1", now()), storage.ErrConflict)
+	wantErr(t, "UseRecoveryCode of a replaced code", st.UseRecoveryCode(ctx, "c1", now(), storage.Record{}), storage.ErrConflict)
 }
