@@ -50,6 +50,15 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, nu NewUser) (storage.
 	if len(nu.Name) > maxNameLen {
 		return storage.User{}, invalid("name: at most %d characters", maxNameLen)
 	}
+	if s.Passwords != nil { // the same rule as every password a user chooses (NIST 800-63B 5.1.1.2)
+		t, err := s.Store.TenantByRef(ctx, nu.TenantID)
+		if err != nil {
+			return storage.User{}, err
+		}
+		if err := s.Passwords.Check(nu.Password, nu.Email, t.Name); err != nil {
+			return storage.User{}, invalid("password: %s", err.Error())
+		}
+	}
 	hash, err := s.Hasher.Hash(ctx, nu.Password)
 	if err != nil {
 		return storage.User{}, err
