@@ -50,6 +50,10 @@ func TestAccountKeys(t *testing.T) {
 		if p.Status != 200 || strings.Contains(p.Body, "Passkeys and security keys") {
 			t.Fatalf("after removing: %d\n%s", p.Status, p.Body)
 		}
+		// The session was signed in with the removed key: it ended with it, so the browser must sign in again.
+		if !strings.HasPrefix(p.URL.Path, "/login/") || !strings.Contains(p.Body, `action="/login/password"`) {
+			t.Fatalf("after removing the key the browser is still signed in: %s\n%s", p.URL, p.Body)
+		}
 		if creds, err := st.CredentialsByUser(t.Context(), m.user.ID); err != nil || len(creds) != 0 {
 			t.Fatalf("keys left: %v %v", creds, err)
 		}

@@ -176,7 +176,9 @@ func (s *Store) RenameCredential(ctx context.Context, userID, id, name string) e
 
 // DeleteCredential removes the user's credential id with its audit event; ErrNotFound if the user has
 // no such credential.
-func (s *Store) DeleteCredential(ctx context.Context, userID, id string, ev AuditEvent) error {
+// With endSessionsWith, the user's SSO sessions that carry that factor end in the same transaction: a
+// sign-in made with a removed key must not keep the level the key gave it.
+func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWith string, ev AuditEvent) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&webauthnCredentialRow{})
 		if res.Error != nil {
@@ -184,6 +186,13 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id string, ev Audi
 		}
 		if res.RowsAffected != 1 {
 			return translate("delete credential", ErrNotFound)
+		}
+		if endSessionsWith != "" {
+			// factors are stored space-separated: match the whole word.
+			if err := tx.Where("user_id = ? AND (' ' || factors || ' ') LIKE ?", userID, "% "+endSessionsWith+" %").
+				Delete(&sessionRow{}).Error; err != nil {
+				return translate("delete credential", err)
+			}
 		}
 		return addAudit(tx, ev)
 	})
