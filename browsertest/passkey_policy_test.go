@@ -182,6 +182,14 @@ func TestPasskeyPolicy(t *testing.T) {
 			if creds, err := h.env.Store.CredentialsByUser(ctx, h.member.ID); err != nil || len(creds) != 0 {
 				t.Fatalf("keys after the admin's reset: %v %v", creds, err)
 			}
+			// Her session ended with the reset: a new sign-in asks for the password, then the
+			// enrolment code the admin was shown.
+			tb.presence(id, false)
+			tb.navigate(h.demoURL + "/login")
+			tb.signIn(h.member.Email)
+			tb.waitVisible(enrolCodePage)
+			tb.noHorizontalScroll("enrolment code after the reset", width)
+			tb.shot(prefix + "-09-after-reset-enrolment-code.png")
 		})
 	}
 }
