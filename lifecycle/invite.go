@@ -132,30 +132,7 @@ func (s *Service) InvitationLink(ctx context.Context, token string) (storage.Use
 // AcceptInvitation spends the link and sets the user's first password (and email_verified), with the
 // audit event, in one transaction. A refused password is a *pwpolicy.Error and spends nothing.
 func (s *Service) AcceptInvitation(ctx context.Context, token, password string, by Actor) (storage.User, error) {
-	l, u, t, err := s.lookup(ctx, storage.LinkInvitation, token)
-	if err != nil {
-		return storage.User{}, err
-	}
-	if err := s.Passwords.Check(password, u.Email, t.Name); err != nil {
-		return storage.User{}, err
-	}
-	hash, err := s.Hasher.Hash(ctx, password)
-	if err != nil {
-		return storage.User{}, err
-	}
-	err = s.Store.InTx(ctx, func(tx *storage.Store) error {
-		if err := tx.UseLink(ctx, l, s.Now()); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return fmt.Errorf("%w: %w", ErrLinkInvalid, err)
-			}
-			return err
-		}
-		if err := s.setPassword(ctx, tx, u, hash); err != nil {
-			return err
-		}
-		if err := tx.RevokeLinks(ctx, u.ID, storage.LinkInvitation, s.Now()); err != nil {
-			return err
-		}
+	u, err := s.redeemWithPassword(ctx, storage.LinkInvitation, token, password, func(tx *storage.Store, u storage.User, t storage.Tenant) error {
 		return s.audit(ctx, tx, t.ID, u.ID, u.ID, "user.invitation_accepted", by.Address, nil)
 	})
 	if err != nil {

@@ -73,7 +73,22 @@ func (s *Service) ResetLink(ctx context.Context, token string) (storage.User, st
 // and token of the user ended, every other open reset link revoked, the audit event and the
 // notification mail. A refused password is a *pwpolicy.Error and spends nothing.
 func (s *Service) CompleteReset(ctx context.Context, token, password string, by Actor) (storage.User, error) {
-	l, u, t, err := s.lookup(ctx, storage.LinkReset, token)
+	return s.redeemWithPassword(ctx, storage.LinkReset, token, password, func(tx *storage.Store, u storage.User, t storage.Tenant) error {
+		if err := s.audit(ctx, tx, t.ID, u.ID, u.ID, "user.password_reset", by.Address, nil); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, passwordChanged(t, u, s.Now(), by.Address))
+	})
+}
+
+// redeemWithPassword is what an invitation and a reset have in common: the link of purpose is checked,
+// the password too (a refused one is a *pwpolicy.Error and spends nothing), and then, in one
+// transaction, the link is spent (compare-and-set, so a link works once even when two requests race),
+// the password set, every session and token of the user ended, every other open link of that purpose
+// revoked, and then (the audit event, the mail) written.
+func (s *Service) redeemWithPassword(ctx context.Context, purpose, token, password string,
+	then func(tx *storage.Store, u storage.User, t storage.Tenant) error) (storage.User, error) {
+	l, u, t, err := s.lookup(ctx, purpose, token)
 	if err != nil {
 		return storage.User{}, err
 	}
@@ -94,13 +109,10 @@ func (s *Service) CompleteReset(ctx context.Context, token, password string, by 
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
-		if err := tx.RevokeLinks(ctx, u.ID, storage.LinkReset, s.Now()); err != nil {
+		if err := tx.RevokeLinks(ctx, u.ID, purpose, s.Now()); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, t.ID, u.ID, u.ID, "user.password_reset", by.Address, nil); err != nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, passwordChanged(t, u, s.Now(), by.Address))
+		return then(tx, u, t)
 	})
 	return u, err
 }
