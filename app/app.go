@@ -216,6 +216,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 		Events:     a.Metrics, Accounts: a.Accounts, Invitations: a.Accounts, Now: a.Now, Log: a.Log, Secure: secure, SessionTTL: cfg.SessionTTL.Duration, Issuer: "Portcullis",
 	}
 	if webKeys != nil {
+		webKeys.Limiter = a.MFA.Limiter
 		lh.Keys = webKeys
 	}
 	e := echo.New()

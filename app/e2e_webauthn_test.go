@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -169,4 +170,93 @@ func TestWebAuthnOffForIPIssuer(t *testing.T) {
 	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'none'") {
 		t.Errorf("CSP %q", csp)
 	}
+}
+
+// A passkey that does not verify its user (no PIN or biometric) names the user and proves possession:
+// one factor. The password is then asked for that user only, and the two together are the MFA (and
+// phishing-resistant) sign-in. A password of anyone else starts over without the key.
+func TestWebAuthnPasskeyWithoutUserVerification(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newKeyEnv(t, st, true)
+		key := m.authenticator()
+		m.enrolKey(t, key)
+		key.UserVerified = false
+		bob := m.env.User(m.ten.ID, "bob@acme.test", pw, storage.RoleMember)
+
+		keyFirst := func(b *apptest.Browser) (*apptest.Attempt, *apptest.Page) {
+			t.Helper()
+			a := m.rp.Start()
+			p := b.Get(a.URL)
+			p = b.Submit(p, "/login/passkey", map[string]string{"credential": string(key.Get(options(t, p)))})
+			if p.URL.Path != "/login/password" || !strings.Contains(p.Body, "Enter your password to finish") {
+				t.Fatalf("after a key without user verification: %s (%d), want the password page", p.URL, p.Status)
+			}
+			if !strings.Contains(p.Body, `value="ann@acme.test"`) || !strings.Contains(p.Body, " readonly") ||
+				strings.Contains(p.Body, "Sign in with a passkey") {
+				t.Errorf("password page after the key: email not fixed, or a passkey offered again:\n%s", p.Body)
+			}
+			return a, p
+		}
+
+		b := m.env.NewBrowser()
+		a, p := keyFirst(b)
+		// The key alone is not a sign-in: the second-factor pages and the provider's callback refuse.
+		for _, path := range []string{"/login/otp", "/login/key", "/login/key-enrol"} {
+			if q := b.Get(m.env.URL + path + "?" + p.URL.RawQuery); q.Status < 400 {
+				t.Errorf("%s after only a key: %d", path, q.Status)
+			}
+		}
+		p = b.Get(m.env.URL + "/login/password?" + p.URL.RawQuery)
+		q := b.Submit(p, "/login/password", map[string]string{"password": "wrong password"})
+		if q.Status != 401 || !strings.Contains(q.Body, "Enter your password to finish") {
+			t.Errorf("wrong password after the key: %d", q.Status)
+		}
+		q = b.Submit(q, "/login/password", map[string]string{"password": pw})
+		if c := m.claims(t, a, q); !slices.Equal(c.AMR, []string{"pwd", "hwk", "mfa"}) || c.ACR != "urn:portcullis:acr:phr" {
+			t.Errorf("key without user verification + password: amr %v acr %q", c.AMR, c.ACR)
+		}
+
+		// Another user's email and password after ann's key: bob signs in with his password only, so the
+		// policy sends him to enrol; ann's key is not his factor.
+		b = m.env.NewBrowser()
+		_, p = keyFirst(b)
+		f := p.Form(t, "/login/password")
+		f.Fields.Set("email", bob.Email)
+		f.Fields.Set("password", pw)
+		q = b.Post(m.env.URL+"/login/password", f.Fields)
+		if !strings.HasPrefix(q.URL.Path, "/login/enrol") {
+			t.Errorf("bob's password after ann's key: %s (%d), want bob's enrolment", q.URL, q.Status)
+		}
+	})
+}
+
+// Refused key answers at the key step count like wrong codes: the fifth locks the second factor, the
+// sign-in ends with a 429 page, and the right key is refused until the lockout ends.
+func TestWebAuthnKeyRefusalsLockOut(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newKeyEnv(t, st, true)
+		key := m.authenticator()
+		m.enrolKey(t, key)
+		b := m.env.NewBrowser()
+		_, p := m.password(t, b)
+		last := p
+		for i := 1; i <= 5 && last.Status != 429; i++ {
+			last = b.Submit(p, "/login/key", map[string]string{"credential": string(m.authenticator().Get(options(t, p)))})
+			if last.Status == 401 {
+				p = last
+			}
+			m.env.Clock.Advance(time.Minute)
+		}
+		if last.Status != 429 || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("after five foreign keys: %d, want 429 with Retry-After", last.Status)
+		}
+		b = m.env.NewBrowser()
+		_, p = m.password(t, b)
+		if p.Status != 200 {
+			t.Fatalf("password while the second factor is locked: %d", p.Status)
+		}
+		if q := b.Submit(p, "/login/key", map[string]string{"credential": string(key.Get(options(t, p)))}); q.Status != 429 {
+			t.Errorf("the right key while locked out: %d, want 429", q.Status)
+		}
+	})
 }

@@ -110,6 +110,7 @@ func (h *Handler) events() Events {
 func (h *Handler) Register(g *echo.Group) {
 	g.Use(middleware.BodyLimit("64K"), SecurityHeaders, h.CSRF(h.csrfBinding))
 	g.GET("/", h.start)
+	g.GET("/password", h.passwordPage)
 	g.POST("/password", h.password)
 	g.GET("/otp", h.otpPage)
 	g.POST("/otp", h.otp)

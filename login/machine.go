@@ -129,6 +129,9 @@ func (h *Handler) goTo(c echo.Context, f *flow, step Step) error {
 		}
 		return c.Redirect(http.StatusSeeOther, h.Callback(c.Request(), f.req.ID))
 	case StepPassword:
+		if keyNamed(f.req) { // a key named the user: their password is still to come
+			return c.Redirect(http.StatusSeeOther, "/login/password?authRequestID="+url.QueryEscape(f.req.ID))
+		}
 		return errOutOfOrder
 	default:
 		return c.Redirect(http.StatusSeeOther, stepURL(step, f.req.ID))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -64,8 +65,36 @@ func (h *Handler) renderScript(c echo.Context, status int, name string, data any
 	return h.render(c, status, name, data)
 }
 
-// renderLogin shows the sign-in page, with the passkey sign-in when WebAuthn is on.
+// keyNamed reports whether a passkey or security key named the user of sign-in a without verifying
+// them: possession is proven, the password is not yet.
+func keyNamed(a storage.AuthRequest) bool {
+	return a.UserID != "" && slices.Contains(a.Factors, mfa.FactorHardwareKey) && !mfa.HasFirstFactor(a.Factors)
+}
+
+// passwordPage asks the user whom a key named (keyNamed) for their password; any other sign-in goes
+// to the sign-in page.
+func (h *Handler) passwordPage(c echo.Context) error {
+	f, err := h.load(c, false)
+	if err != nil {
+		return err
+	}
+	if !keyNamed(f.req) {
+		return c.Redirect(http.StatusSeeOther, stepURL(StepPassword, f.req.ID))
+	}
+	return h.renderLogin(c, f, http.StatusOK, templates.LoginPage{Base: h.base(f, c, "Sign in"), AuthRequestID: f.req.ID})
+}
+
+// renderLogin shows the sign-in page, with the passkey sign-in when WebAuthn is on; when a key named
+// the user, only their password is asked.
 func (h *Handler) renderLogin(c echo.Context, f *flow, status int, page templates.LoginPage) error {
+	if keyNamed(f.req) {
+		u, err := h.Store.UserByID(c.Request().Context(), f.req.UserID)
+		if err != nil {
+			return errOutOfOrder
+		}
+		page.KeyAccepted, page.Email = true, u.Email
+		return h.render(c, status, "login", page)
+	}
 	if h.Keys == nil {
 		return h.render(c, status, "login", page)
 	}
@@ -86,7 +115,8 @@ func credentialField(c echo.Context) []byte {
 }
 
 // passkey signs in with a passkey alone: the key names the user. With user verification it is both
-// factors; the state machine (and the provider) decide whether that is enough.
+// factors; without, it is possession only and the state machine asks for the password (StepPassword
+// with the user known, see passwordPage). The state machine (and the provider) decide what is enough.
 func (h *Handler) passkey(c echo.Context) error {
 	if h.Keys == nil {
 		return echo.ErrNotFound
@@ -96,6 +126,9 @@ func (h *Handler) passkey(c echo.Context) error {
 		return err
 	}
 	a, err := h.Keys.FinishPasskey(c.Request().Context(), f.req.TenantID, f.req.ID, credentialField(c), h.meta(c, f))
+	if isLocked(err) {
+		return h.locked(c, f, err, false)
+	}
 	if err != nil {
 		if !isRefusal(err) {
 			return err
@@ -114,7 +147,7 @@ func (h *Handler) passkey(c echo.Context) error {
 
 func isRefusal(err error) bool {
 	for _, e := range []error{mfa.ErrNoChallenge, mfa.ErrKeyRefused, mfa.ErrUnknownKey, mfa.ErrSignCountBackward,
-		mfa.ErrUserDisabled, mfa.ErrNotVerified} {
+		mfa.ErrUserDisabled} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -157,6 +190,8 @@ func (h *Handler) key(c echo.Context) error {
 	switch {
 	case errors.Is(err, mfa.ErrUserDisabled):
 		return errOutOfOrder
+	case isLocked(err):
+		return h.locked(c, f, err, true)
 	case isRefusal(err):
 		h.events().SignInStep(mfa.FactorHardwareKey, "refused")
 		return h.showKey(c, f, http.StatusUnauthorized, msgBadKey)

@@ -156,7 +156,13 @@ func (h *Handler) password(c echo.Context) error {
 	if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 		return err
 	}
-	if err := h.recordLogin(c, f, u.ID, []string{mfa.FactorPassword}, h.Now()); err != nil {
+	// The password joins a key that named this same user in this sign-in (a key without user
+	// verification); for anyone else it starts the sign-in afresh.
+	factors := []string{mfa.FactorPassword}
+	if keyNamed(f.req) && f.req.UserID == u.ID {
+		factors = mfa.WithFactor(f.req.Factors, mfa.FactorPassword)
+	}
+	if err := h.recordLogin(c, f, u.ID, factors, h.Now()); err != nil {
 		return err
 	}
 	f.user = u

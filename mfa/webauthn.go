@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 // Purposes of WebAuthn ceremonies; each sign-in has at most one challenge per purpose.
@@ -36,7 +37,6 @@ var (
 	ErrUnknownKey        = errors.New("unknown key")
 	ErrSignCountBackward = errors.New("the key's signature counter went backwards (a cloned key?)")
 	ErrUserDisabled      = errors.New("the user is disabled")
-	ErrNotVerified       = errors.New("the key did not verify the user")
 )
 
 // Audit actions of WebAuthn.
@@ -58,6 +58,7 @@ type KeyStore interface {
 	PutChallenge(ctx context.Context, ch storage.WebAuthnChallenge) error
 	TakeChallenge(ctx context.Context, authRequestID, purpose string) (storage.WebAuthnChallenge, error)
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
+	throttle.Store
 }
 
 // KeysConfig configures the relying party.
@@ -78,6 +79,9 @@ type Keys struct {
 	Store KeyStore
 	Now   func() time.Time
 	Log   *slog.Logger
+	// Limiter counts refused key answers of a known user on the same second-factor counter as wrong
+	// TOTP and recovery codes (nil: a limiter on Store with the OTP policy).
+	Limiter *throttle.Limiter
 }
 
 // NewKeys builds the relying party for cfg. It returns ErrWebAuthnUnavailable for an IP-address issuer
@@ -111,6 +115,13 @@ func NewKeys(cfg KeysConfig, store KeyStore, now func() time.Time, log *slog.Log
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Keys{wa: wa, Store: store, Now: now, Log: log}, nil
+}
+
+func (k *Keys) limiter() *throttle.Limiter {
+	if k.Limiter != nil {
+		return k.Limiter
+	}
+	return &throttle.Limiter{Store: k.Store, Policy: throttle.OTPPolicy(), Now: k.Now}
 }
 
 // RPID is the relying party id in use.
@@ -297,7 +308,11 @@ func (a Assertion) Factors() []string {
 }
 
 // FinishLogin checks a key's answer against the sign-in's second-factor challenge, which it spends.
+// A user locked out by failed second factors gets the *throttle.LockedError.
 func (k *Keys) FinishLogin(ctx context.Context, user storage.User, authRequestID string, body []byte, meta Meta) (Assertion, error) {
+	if err := k.limiter().Check(ctx, otpKey(user)); err != nil {
+		return Assertion{}, err
+	}
 	sd, err := k.take(ctx, authRequestID, PurposeAssert, user.ID, user.TenantID)
 	if err != nil {
 		return Assertion{}, k.refused(ctx, user, meta, "login", err)
@@ -311,9 +326,10 @@ func (k *Keys) FinishLogin(ctx context.Context, user storage.User, authRequestID
 
 // BeginPasskey starts a passwordless sign-in in the sign-in authRequestID of tenantID: the options for
 // navigator.credentials.get without allowCredentials (the key names the user), as JSON. mediation
-// "conditional" serves autofill.
+// "conditional" serves autofill. User verification is preferred, not required: a key that cannot verify
+// its user still names them and proves possession, and the password is then asked.
 func (k *Keys) BeginPasskey(ctx context.Context, tenantID, authRequestID string) ([]byte, error) {
-	assertion, sd, err := k.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	assertion, sd, err := k.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return nil, fmt.Errorf("begin passkey: %w", err)
 	}
@@ -324,8 +340,9 @@ func (k *Keys) BeginPasskey(ctx context.Context, tenantID, authRequestID string)
 }
 
 // FinishPasskey checks a passkey's answer against the sign-in's passkey challenge, which it spends, and
-// returns the user it names. The credential must belong to a user of tenantID who is not disabled, and
-// the key must have verified the user.
+// returns the user it names. The credential must belong to a user of tenantID who is not disabled and
+// not locked out of the second factor. With user verification the assertion is both factors; without,
+// it is possession only (Assertion.Factors), and the password must follow.
 func (k *Keys) FinishPasskey(ctx context.Context, tenantID, authRequestID string, body []byte, meta Meta) (Assertion, error) {
 	sd, err := k.take(ctx, authRequestID, PurposePasskey, "", tenantID)
 	if err != nil {
@@ -349,15 +366,11 @@ func (k *Keys) FinishPasskey(ctx context.Context, tenantID, authRequestID string
 	if err != nil {
 		return Assertion{}, ErrUnknownKey
 	}
-	sd.UserID = []byte(user.ID) // validated as this user's assertion from here on
-	a, err := k.finish(ctx, user, sd, parsed, meta)
-	if err != nil {
+	if err := k.limiter().Check(ctx, otpKey(user)); err != nil {
 		return Assertion{}, err
 	}
-	if !a.UserVerified {
-		return Assertion{}, k.refused(ctx, user, meta, "passkey", ErrNotVerified)
-	}
-	return a, nil
+	sd.UserID = []byte(user.ID) // validated as this user's assertion from here on
+	return k.finish(ctx, user, sd, parsed, meta)
 }
 
 // finish validates an assertion of user and records its use with a compare-and-set on the sign count.
@@ -399,13 +412,33 @@ func (k *Keys) finish(ctx context.Context, user storage.User, sd webauthn.Sessio
 		return Assertion{}, err
 	}
 	a := Assertion{User: user, Credential: stored, UserVerified: parsed.Response.AuthenticatorData.Flags.HasUserVerified()}
+	if err := k.limiter().Reset(ctx, otpKey(user)); err != nil {
+		k.Log.ErrorContext(ctx, "reset second-factor throttle", "user", user.ID, "err", err)
+	}
 	k.audit(ctx, user, AuditKeyAccepted, meta, map[string]any{"credential": stored.ID, "user_verified": a.UserVerified})
 	return a, nil
 }
 
+// refused audits a refused ceremony of a known user. A refused key answer at sign-in ("login") also
+// counts on the user's second-factor throttle, like a wrong code: it returns the *throttle.LockedError
+// when this failure locked the user out.
 func (k *Keys) refused(ctx context.Context, user storage.User, meta Meta, ceremony string, err error) error {
-	if user.ID != "" {
-		k.audit(ctx, user, AuditKeyRefused, meta, map[string]any{"ceremony": ceremony, "reason": err.Error()})
+	if user.ID == "" {
+		return err
+	}
+	k.audit(ctx, user, AuditKeyRefused, meta, map[string]any{"ceremony": ceremony, "reason": err.Error()})
+	if ceremony != "login" || errors.Is(err, ErrUserDisabled) {
+		return err
+	}
+	_, ferr := k.limiter().Fail(ctx, otpKey(user))
+	if le, ok := throttle.IsLocked(ferr); ok {
+		if le.Lockout {
+			k.audit(ctx, user, AuditLockout, meta, map[string]any{"factor": FactorHardwareKey, "until": le.Until.UTC().Format(time.RFC3339)})
+		}
+		return le
+	}
+	if ferr != nil {
+		return fmt.Errorf("%w (and counting the failure failed: %w)", err, ferr)
 	}
 	return err
 }

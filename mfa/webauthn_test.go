@@ -5,10 +5,12 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/mfa/webauthntest"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 const (
@@ -18,13 +20,69 @@ const (
 
 var _ KeyStore = (*storage.Store)(nil)
 
+// newKeys is the relying party of the tests. Its throttle never delays, so that each refusal is seen
+// for its own reason; TestWebAuthnRefusalsThrottled uses the real policy.
 func newKeys(t *testing.T, f *fixture) *Keys {
 	t.Helper()
 	k, err := NewKeys(KeysConfig{Issuer: testIssuer}, f.st, f.clk.Now, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	k.Limiter = &throttle.Limiter{Store: f.st, Now: f.clk.Now}
 	return k
+}
+
+// A refused key answer counts on the user's second-factor throttle like a wrong code: the fifth in a
+// row locks the user out of every second factor, a right answer is then refused too, and an accepted
+// answer clears the count.
+func TestWebAuthnRefusalsThrottled(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		k := newKeys(t, f)
+		k.Limiter = nil // the OTP policy on the store
+		ann := f.user(t, "ann@acme.test")
+		annKey, other := webauthntest.New(testIssuer, testRPID), webauthntest.New(testIssuer, testRPID)
+		register(t, k, f, ann, annKey)
+		attempt := func(key *webauthntest.Authenticator) error {
+			req := f.signIn(t, ann)
+			opts, err := k.BeginLogin(ctx, ann, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = k.FinishLogin(ctx, ann, req, key.Get(opts), Meta{})
+			return err
+		}
+		// Two refusals, then the right key: accepted, and the count starts over.
+		for range 2 {
+			if err := attempt(other); !errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("foreign key: %v", err)
+			}
+		}
+		if err := attempt(annKey); err != nil {
+			t.Fatalf("right key after two refusals: %v", err)
+		}
+		var le *throttle.LockedError
+		for i := 1; i <= 5; i++ {
+			err := attempt(other)
+			if i < 3 && !errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("refusal %d after a success: %v (the count did not start over)", i, err)
+			}
+			if i == 5 && (!errors.As(err, &le) || !le.Lockout) {
+				t.Fatalf("fifth refusal: %v, want a lockout", err)
+			}
+			f.clk.Advance(time.Minute) // past each growing delay, not past the lockout
+		}
+		if err := attempt(annKey); !errors.As(err, &le) {
+			t.Errorf("right key while locked out: %v, want the lockout", err)
+		}
+		if err := f.svc.Verify(ctx, ann, "000000", Meta{}); !errors.As(err, &le) {
+			t.Errorf("a code while locked out by key refusals: %v, want the lockout", err)
+		}
+		if f.actions(t)[AuditLockout] != 1 {
+			t.Errorf("audit %v, want one lockout", f.actions(t))
+		}
+	})
 }
 
 // register adds a key of auth to user through a sign-in of the user.
@@ -195,15 +253,20 @@ func TestWebAuthnCeremonies(t *testing.T) {
 			if _, err := k.FinishPasskey(ctx, other.ID, oreq, key.Get(oopts), Meta{}); !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("other tenant: %v, want ErrUnknownKey", err)
 			}
-			// Without user verification a passkey is not a sign-in.
+			// Without user verification a passkey names its user and proves possession only: one factor,
+			// the password must follow.
 			key.UserVerified = false
 			req2 := f.signIn(t, dan)
 			opts2, err := k.BeginPasskey(ctx, f.tenant.ID, req2)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := k.FinishPasskey(ctx, f.tenant.ID, req2, key.Get(opts2), Meta{}); err == nil {
-				t.Error("a passkey without user verification signed in")
+			a, err = k.FinishPasskey(ctx, f.tenant.ID, req2, key.Get(opts2), Meta{})
+			if err != nil {
+				t.Fatalf("passkey without user verification: %v", err)
+			}
+			if a.User.ID != dan.ID || a.UserVerified || !slices.Equal(a.Factors(), []string{FactorHardwareKey}) || HasFirstFactor(a.Factors()) {
+				t.Errorf("passkey without user verification: user %s verified %v factors %q", a.User.ID, a.UserVerified, a.Factors())
 			}
 		})
 

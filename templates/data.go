@@ -19,6 +19,9 @@ type LoginPage struct {
 	Base
 	AuthRequestID, Email, Error string
 	Passkey                     string // the options of a passwordless passkey sign-in, JSON; "" when WebAuthn is off
+	// KeyAccepted: a passkey or security key that did not verify its user named them; only their
+	// password is asked (Email is theirs and cannot be changed here).
+	KeyAccepted bool
 }
 
 // ForgotPage is the data for page "forgot": the email form of a forgotten password.
