@@ -76,12 +76,11 @@ func (h *Handler) putPolicy(c echo.Context) error {
 	if in.Enabled == nil {
 		return fail(c, &badInput{http.StatusBadRequest, `"enabled" (true or false) is required`})
 	}
-	if in.Methods != nil { // optional: unchanged when absent
-		if _, _, err := h.Admin.SetMFAMethods(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Methods); err != nil {
-			return fail(c, err)
-		}
+	var methods []string // optional: unchanged when absent
+	if in.Methods != nil {
+		methods = *in.Methods
 	}
-	_, after, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Enabled)
+	_, after, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, *in.Enabled, methods)
 	if err != nil {
 		return fail(c, err)
 	}

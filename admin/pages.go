@@ -296,7 +296,7 @@ func (h *Handler) setPolicyForm(c echo.Context) error {
 		return pageErr(http.StatusBadRequest, "The form was not complete. Go back and try again.")
 	}
 	on := v == "true"
-	if _, _, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, on); err != nil {
+	if _, _, err := h.Admin.SetMFAPolicy(h.ctx(c), h.actor(c), actorOf(c).tenant.ID, on, nil); err != nil {
 		return err
 	}
 	flash := "removed"

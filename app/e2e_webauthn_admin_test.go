@@ -33,14 +33,33 @@ func TestAdminAPIPolicyMethodsAndResetRemovesKeys(t *testing.T) {
 		if p := decode[policyMethodsOut](t, e.call(t, "PUT", "/mfa-policy", token, `{"enabled":true}`)); !slices.Equal(p.Methods, []string{"webauthn"}) {
 			t.Fatalf("methods after a PUT without them: %v", p.Methods)
 		}
-		found := false
-		for _, ev := range auditEvents(t, st, e.ten.ID, "mfa.policy_changed") {
+		// The PUT that turned the policy on and chose the methods is one change: one audit event with
+		// both (and the PUT without methods another, without them).
+		evs := auditEvents(t, st, e.ten.ID, "mfa.policy_changed")
+		if len(evs) != 2 {
+			t.Fatalf("%d policy audit events after two PUTs, want 2: %+v", len(evs), evs)
+		}
+		withMethods := 0
+		for _, ev := range evs {
 			if ev.Detail["new_methods"] != nil {
-				found = true
+				withMethods++
+				if ev.Detail["new"] != true || ev.Detail["old"] != false {
+					t.Errorf("the methods change's event lacks the on/off change: %v", ev.Detail)
+				}
 			}
 		}
-		if !found {
-			t.Error("no audit event of the methods change")
+		if withMethods != 1 {
+			t.Errorf("%d events carry the methods change, want 1", withMethods)
+		}
+		// An unknown method refuses the whole change: the policy stays on and the methods stay.
+		if r := e.call(t, "PUT", "/mfa-policy", token, `{"enabled":false,"methods":["sms"]}`); r.Status < 400 || r.Status >= 500 {
+			t.Fatalf("PUT with an unknown method: %d %s", r.Status, r.Body)
+		}
+		if p := decode[policyMethodsOut](t, e.call(t, "GET", "/mfa-policy", token, "")); !p.Enabled || !slices.Equal(p.Methods, []string{"webauthn"}) {
+			t.Errorf("after a refused PUT: enabled %v methods %v", p.Enabled, p.Methods)
+		}
+		if n := len(auditEvents(t, st, e.ten.ID, "mfa.policy_changed")); n != 2 {
+			t.Errorf("a refused PUT wrote an audit event (%d)", n)
 		}
 
 		// Bob has a key; the admin resets him.

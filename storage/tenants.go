@@ -69,6 +69,13 @@ func (s *Store) CountTenants(ctx context.Context) (int64, error) {
 // SetMFAPolicy turns the tenant's MFA policy on or off and writes the audit event in the same transaction.
 // It returns the tenant before and after. Setting the value it already has still records who asked.
 func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev AuditEvent) (before, after Tenant, err error) {
+	return s.SetMFAPolicyAndMethods(ctx, tenantID, enabled, nil, ev)
+}
+
+// SetMFAPolicyAndMethods is SetMFAPolicy that also sets the second factors the policy allows (nil:
+// unchanged): one change, one transaction, one audit event (with old_methods and new_methods when
+// methods is given).
+func (s *Store) SetMFAPolicyAndMethods(ctx context.Context, tenantID string, enabled bool, methods []string, ev AuditEvent) (before, after Tenant, err error) {
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
 		var r tenantRow
 		// The row lock (PostgreSQL; SQLite has one writer) serialises concurrent changes, so each
@@ -87,9 +94,12 @@ func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool,
 		if !now.After(before.MFAUpdatedAt) {
 			now = before.MFAUpdatedAt.UTC().Truncate(time.Microsecond).Add(time.Microsecond)
 		}
-		if err := tx.Model(&tenantRow{}).Where("id = ?", tenantID).Updates(map[string]any{
-			"mfa_enabled": enabled, "mfa_updated_at": now, "mfa_updated_by": ev.ActorID,
-		}).Error; err != nil {
+		change := map[string]any{"mfa_enabled": enabled, "mfa_updated_at": now, "mfa_updated_by": ev.ActorID}
+		if methods != nil {
+			r.MFAMethods = methodsToRow(methods)
+			change["mfa_methods"] = r.MFAMethods
+		}
+		if err := tx.Model(&tenantRow{}).Where("id = ?", tenantID).Updates(change).Error; err != nil {
 			return translate("set mfa policy", err)
 		}
 		r.MFAEnabled, r.MFAUpdatedAt, r.MFAUpdatedBy = enabled, &now, ev.ActorID
@@ -101,6 +111,10 @@ func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool,
 		}
 		ev.Detail["old"] = before.MFAEnabled
 		ev.Detail["new"] = enabled
+		if methods != nil {
+			ev.Detail["old_methods"] = before.MFAMethods
+			ev.Detail["new_methods"] = after.MFAMethods
+		}
 		return addAudit(tx, ev)
 	})
 	return before, after, err

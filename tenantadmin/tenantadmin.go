@@ -77,7 +77,6 @@ type Store interface {
 	AuthenticatorByUser(ctx context.Context, userID string) (storage.Authenticator, error)
 	AuthenticatorsByUsers(ctx context.Context, userIDs []string) (map[string]storage.Authenticator, error)
 	ListClients(ctx context.Context, tenantID string) ([]storage.Client, error)
-	SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 	CredentialsCountByUsers(ctx context.Context, userIDs []string) (map[string]int, error)
 	SetMFAMethods(ctx context.Context, tenantID string, methods []string, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 	// InTx runs fn with a Tx bound to one transaction.
@@ -98,7 +97,7 @@ type Tx interface {
 	DeleteUserSessions(ctx context.Context, userID string) error
 	DeleteUser(ctx context.Context, id string, now time.Time) error
 	EnqueueMail(ctx context.Context, m storage.OutboxMail) (storage.OutboxMail, error)
-	SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev storage.AuditEvent) (before, after storage.Tenant, err error)
+	SetMFAPolicyAndMethods(ctx context.Context, tenantID string, enabled bool, methods []string, ev storage.AuditEvent) (before, after storage.Tenant, err error)
 }
 
 // FromStorage adapts a *storage.Store to Store.
@@ -181,20 +180,28 @@ func (s *Service) CreateTenant(ctx context.Context, a Actor, slug, name string) 
 	return t, err
 }
 
-// SetMFAPolicy turns the tenant's second-factor requirement on or off, with its audit event. Setting
-// the value it already has still records who asked.
-func (s *Service) SetMFAPolicy(ctx context.Context, a Actor, tenantID string, enabled bool) (before, after storage.Tenant, err error) {
-	if s.Issuer == "" {
-		return s.Store.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil))
+// SetMFAPolicy turns the tenant's second-factor requirement on or off and, when methods is not nil,
+// sets the second factors it allows (ParseMethods): one change with one audit event and one notice to
+// the admins. Setting the value it already has still records who asked.
+func (s *Service) SetMFAPolicy(ctx context.Context, a Actor, tenantID string, enabled bool, methods []string) (before, after storage.Tenant, err error) {
+	if methods != nil {
+		if methods, err = ParseMethods(methods); err != nil {
+			return before, after, err
+		}
 	}
-	admins, err := s.activeAdmins(ctx, tenantID)
-	if err != nil {
-		return before, after, err
+	var admins []storage.User
+	if s.Issuer != "" {
+		if admins, err = s.activeAdmins(ctx, tenantID); err != nil {
+			return before, after, err
+		}
 	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		var err error
-		if before, after, err = tx.SetMFAPolicy(ctx, tenantID, enabled, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil)); err != nil {
+		if before, after, err = tx.SetMFAPolicyAndMethods(ctx, tenantID, enabled, methods, s.event(a, tenantID, AuditPolicyChanged, tenantID, nil)); err != nil {
 			return err
+		}
+		if s.Issuer == "" {
+			return nil
 		}
 		return s.notifyPolicy(ctx, tx, a, after, admins) // notify.go
 	})

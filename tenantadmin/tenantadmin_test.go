@@ -166,7 +166,7 @@ func TestAuditNamesAndClock(t *testing.T) {
 		if err != nil || r.EnrolmentCode != "CODE-1" || r.PreviousMFA != "none" || !r.ExpiresAt.Equal(now.Add(time.Hour)) {
 			t.Fatalf("ResetMFA = %+v, %v", r, err)
 		}
-		if _, _, err := svc.SetMFAPolicy(ctx, admin, ten.ID, true); err != nil {
+		if _, _, err := svc.SetMFAPolicy(ctx, admin, ten.ID, true, nil); err != nil {
 			t.Fatal(err)
 		}
 		cl, sec, err := svc.CreateClient(ctx, admin, storage.Client{TenantID: ten.ID, Name: "CRM", RedirectURIs: []string{"https://crm.test/cb"}})

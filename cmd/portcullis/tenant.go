@@ -170,12 +170,11 @@ webauthn alone is phishing-resistant only. The change is audited.`,
 				if err != nil {
 					return err
 				}
+				var allowed []string // unchanged without --methods
 				if cmd.Flags().Changed("methods") {
-					if _, _, err := adm.SetMFAMethods(ctx, actor(), t.ID, methods); err != nil {
-						return fmt.Errorf("set the MFA methods of tenant %q: %w", t.Slug, err)
-					}
+					allowed = append([]string{}, methods...)
 				}
-				before, after, err := adm.SetMFAPolicy(ctx, actor(), t.ID, enabled)
+				before, after, err := adm.SetMFAPolicy(ctx, actor(), t.ID, enabled, allowed)
 				if err != nil {
 					return fmt.Errorf("set the MFA policy of tenant %q: %w", t.Slug, err)
 				}
