@@ -195,3 +195,36 @@ func TestEndSessionWithoutHintAsks(t *testing.T) {
 		}
 	})
 }
+
+// An app's logout request without an id_token_hint asks the user first; after the confirmation the
+// browser still goes back to the app's registered post_logout_redirect_uri with its state (and never
+// to an unregistered one).
+func TestEndSessionConfirmationReturnsToApp(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st)
+		postLogout := o.client.PostLogoutURIs[0]
+		for _, tc := range []struct {
+			uri, want string
+		}{{postLogout, postLogout}, {"https://evil.example/bye", ""}} {
+			b := o.env.NewBrowser()
+			o.signIn(t, o.rp, b)
+			q := url.Values{"client_id": {o.client.ID}, "post_logout_redirect_uri": {tc.uri}, "state": {"bye-2"}}
+			p := b.Get(o.env.URL + endSessionPath + "?" + q.Encode())
+			if p.URL.Path != "/login/logout" {
+				t.Fatalf("end_session without a hint went to %s, want the sign-out confirmation", p.URL)
+			}
+			p = b.Submit(p, "/login/logout", nil)
+			if tc.want == "" {
+				if p.Redirect != nil && p.Redirect.Host == "evil.example" {
+					t.Fatalf("confirmed sign-out redirected to an unregistered URI %v", p.Redirect)
+				}
+			} else if p.Redirect == nil || p.Redirect.Scheme+"://"+p.Redirect.Host+p.Redirect.Path != tc.want ||
+				p.Redirect.Query().Get("state") != "bye-2" {
+				t.Fatalf("confirmed sign-out: %d at %s redirect %v, want %s with the state", p.Status, p.URL, p.Redirect, tc.want)
+			}
+			if p := b.Get(o.rp.Start(prompt("none")).URL); apptest.AppError(p) != "login_required" {
+				t.Errorf("after the confirmed sign-out prompt=none: %v", p.Redirect)
+			}
+		}
+	})
+}

@@ -26,7 +26,7 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 		hint := r.Form.Get("id_token_hint")
 		if hint == "" {
 			if _, ok := h.BrowserSession(r); ok {
-				http.Redirect(w, r, "/login/logout", http.StatusSeeOther)
+				http.Redirect(w, r, logoutConfirmURL(r.Form), http.StatusSeeOther)
 				return
 			}
 			next.ServeHTTP(w, r) // nothing to end: the provider redirects (or refuses) as usual
@@ -43,7 +43,7 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 			return
 		}
 		if s.UserID != sub || s.TenantID != tenant {
-			http.Redirect(w, r, "/login/logout", http.StatusSeeOther)
+			http.Redirect(w, r, logoutConfirmURL(r.Form), http.StatusSeeOther)
 			return
 		}
 		if err := h.EndBrowserSession(w, r); err != nil {
