@@ -297,3 +297,37 @@ func cheapUser(t *testing.T, st *storage.Store, tenantID, email string) storage.
 	}
 	return u
 }
+
+// An IPv6 sprayer that takes a new address of its /64 for every email is one sprayer: it is slowed
+// once it has tried the policy's number of accounts, while an address of another /64 is not.
+func TestPasswordSprayAcrossAnIPv6Block(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		env := apptest.New(t, st, trustProxy)
+		policy := app.Defaults().Throttle.AddressPolicy()
+		ten := env.Tenant("Acme")
+		bob := cheapUser(t, st, ten.ID, "bob@acme.test")
+		n := policy.Accounts + 5
+		for i := range n {
+			cheapUser(t, st, ten.ID, fmt.Sprintf("user%d@acme.test", i))
+		}
+		c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+		rp := env.RP(c, sec)
+		f := &form{t: t, env: env, rp: rp}
+		slowed := 0
+		for i := range n {
+			addr := fmt.Sprintf("2001:db8:1:2:%x::%x", i/65536, i%65536+1)
+			switch q := f.try(addr, fmt.Sprintf("user%d@acme.test", i), "Winter2026!"); q.Status {
+			case http.StatusUnauthorized:
+			case http.StatusTooManyRequests:
+				slowed++
+			default:
+				t.Fatalf("email %d: %d", i+1, q.Status)
+			}
+		}
+		if slowed == 0 {
+			t.Errorf("%d emails from %d addresses of one /64: none slowed", n, n)
+		}
+		b, a, p := loginPage(t, env, rp)
+		a.Code(t, tryPassword(b, p, "2001:db8:1:3::1", bob.Email, pw)) // another /64
+	})
+}

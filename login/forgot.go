@@ -55,7 +55,7 @@ func (h *Handler) forgot(c echo.Context) error {
 		return h.render(c, http.StatusBadRequest, "forgot", templates.ForgotPage{Base: h.base(f, c, "Reset your password"),
 			AuthRequestID: f.req.ID, Email: email, Error: "Enter your email address."})
 	}
-	addrKey := "reset:ip:" + c.RealIP()
+	addrKey := throttle.ResetAddrKey(c.RealIP())
 	if err := h.Addresses.Check(ctx, addrKey); err != nil {
 		return h.locked(c, f, err, false)
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/portcullis/portcullis/storage"
@@ -184,7 +185,29 @@ func (l *Limiter) Reset(ctx context.Context, key string) error {
 func PasswordUserKey(userID string) string { return "pwd:user:" + userID }
 
 // PasswordAddrKey is the key of a client address's password failures.
-func PasswordAddrKey(addr string) string { return "pwd:ip:" + addr }
+func PasswordAddrKey(addr string) string { return "pwd:ip:" + AddressBlock(addr) }
+
+// ResetAddrKey is the key of a client address's password-reset requests.
+func ResetAddrKey(addr string) string { return "reset:ip:" + AddressBlock(addr) }
+
+// AddressBlock is what an address counts as: an IPv4 address itself, and for IPv6 its /64, the block
+// one subscriber or host usually gets (RFC 6177), so that rotating through it does not dodge the
+// per-address pacing. Anything that does not parse counts as itself.
+func AddressBlock(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
 
 // OTPUserKey is the key of a user's second-factor failures, separate from the password counter.
 func OTPUserKey(userID string) string { return "otp:user:" + userID }

@@ -70,6 +70,12 @@ func TestKeys(t *testing.T) {
 	}{
 		{name: "password user", got: PasswordUserKey("u1"), want: "pwd:user:u1"},
 		{name: "password addr", got: PasswordAddrKey("192.0.2.1"), want: "pwd:ip:192.0.2.1"},
+		{name: "ipv4-mapped ipv6 is the ipv4 address", got: PasswordAddrKey("::ffff:192.0.2.1"), want: "pwd:ip:192.0.2.1"},
+		{name: "ipv6 counts as its /64", got: PasswordAddrKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), want: "pwd:ip:2001:db8:1:2::/64"},
+		{name: "another address of the same /64", got: PasswordAddrKey("2001:db8:1:2::1"), want: "pwd:ip:2001:db8:1:2::/64"},
+		{name: "ipv6 with a zone", got: PasswordAddrKey("fe80::1%eth0"), want: "pwd:ip:fe80::/64"},
+		{name: "unparsable", got: PasswordAddrKey("unknown"), want: "pwd:ip:unknown"},
+		{name: "reset addr", got: ResetAddrKey("2001:db8::7"), want: "reset:ip:2001:db8::/64"},
 		{name: "otp user", got: OTPUserKey("u1"), want: "otp:user:u1"},
 	}
 	for _, tc := range tests {
