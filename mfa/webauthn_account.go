@@ -37,12 +37,12 @@ func (k *Keys) BeginAccountRegistration(ctx context.Context, user storage.User, 
 // FinishAccountRegistration checks the authenticator's answer against the registration challenge of
 // the session sessionID, which it spends, and stores the new key of user under name.
 func (k *Keys) FinishAccountRegistration(ctx context.Context, user storage.User, sessionID, name string, body []byte, meta Meta) (storage.WebAuthnCredential, error) {
+	if err := k.noEnrolmentCode(ctx, user); err != nil {
+		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremonyAccount, err)
+	}
 	ch, err := k.Store.TakeSessionChallenge(ctx, sessionID, PurposeAccountRegister)
 	sd, err := k.checkChallenge(ch, err, user.ID, user.TenantID)
 	if err != nil {
-		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremonyAccount, err)
-	}
-	if err := k.noEnrolmentCode(ctx, user); err != nil {
 		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremonyAccount, err)
 	}
 	return k.register(ctx, user, sd, name, body, meta, ceremonyAccount)

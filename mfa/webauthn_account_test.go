@@ -94,6 +94,9 @@ func TestWebAuthnAccountRegistration(t *testing.T) {
 		if _, err := k.BeginAccountRegistration(ctx, bob, f.session(t, bob)); !errors.Is(err, ErrEnrolmentCodeRequired) {
 			t.Errorf("begin with an enrolment code pending: %v", err)
 		}
+		if _, err := k.FinishAccountRegistration(ctx, bob, f.session(t, bob), "x", second.Create(opts), Meta{}); !errors.Is(err, ErrEnrolmentCodeRequired) {
+			t.Errorf("finish with an enrolment code pending: %v", err)
+		}
 		if creds, _ := st.CredentialsByUser(ctx, ann.ID); len(creds) != 1 {
 			t.Errorf("ann has %d keys, want 1", len(creds))
 		}
