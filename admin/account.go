@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +18,11 @@ const freshFor = 10 * time.Minute
 
 // account is a user's own security page: MFA state and recovery codes left.
 func (h *Handler) account(c echo.Context) error {
-	return h.renderAccount(c, nil)
+	v := accountView{}
+	if c.QueryParam("flash") == "key-added" {
+		v.keyFlash = keyAddedFlash
+	}
+	return h.renderAccountView(c, v)
 }
 
 func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
@@ -28,6 +31,18 @@ func (h *Handler) renderAccount(c echo.Context, newCodes []string) error {
 
 // renderAccountFull renders the account page; pwError and pwFlash are the password section's.
 func (h *Handler) renderAccountFull(c echo.Context, newCodes []string, pwError, pwFlash string) error {
+	return h.renderAccountView(c, accountView{newCodes: newCodes, pwError: pwError, pwFlash: pwFlash})
+}
+
+// accountView is what one answer of the account page adds to the user's state: new recovery codes,
+// the password and key sections' messages, and the status (200 if zero).
+type accountView struct {
+	newCodes                             []string
+	pwError, pwFlash, keyError, keyFlash string
+	status                               int
+}
+
+func (h *Handler) renderAccountView(c echo.Context, v accountView) error {
 	ctx := h.ctx(c)
 	a := actorOf(c)
 	state, err := h.MFA.Status(ctx, a.id)
@@ -38,7 +53,8 @@ func (h *Handler) renderAccountFull(c echo.Context, newCodes []string, pwError, 
 	if err != nil {
 		return err
 	}
-	p := templates.AccountPage{Base: h.base(c, "Security"), Email: a.email, MFAState: state, RecoveryCodesLeft: left, NewCodes: newCodes}
+	p := templates.AccountPage{Base: h.base(c, "Security"), Email: a.email, MFAState: state, RecoveryCodesLeft: left, NewCodes: v.newCodes,
+		KeyError: v.keyError, KeyFlash: v.keyFlash}
 	if au, err := h.Store.AuthenticatorByUser(ctx, a.id); err == nil && au.ConfirmedAt != nil {
 		p.EnrolledAt = au.ConfirmedAt
 		name := au.EnrolledClientID
@@ -51,14 +67,17 @@ func (h *Handler) renderAccountFull(c echo.Context, newCodes []string, pwError, 
 		return err
 	}
 	if !h.fresh(c) {
-		p.ReauthURL = "/admin/signin?" + url.Values{"tenant": {a.tenant.Slug}, "next": {"account"}, "fresh": {"1"}}.Encode()
+		p.ReauthURL = h.freshURL(a)
 	}
-	if len(newCodes) > 0 {
-		p.DownloadURI = templates.TextDownload(mfa.RecoveryCodesText(a.email, a.tenant.Name, newCodes))
+	if err := h.keySection(c, &p); err != nil { // account_keys_add.go
+		return err
+	}
+	if len(v.newCodes) > 0 {
+		p.DownloadURI = templates.TextDownload(mfa.RecoveryCodesText(a.email, a.tenant.Name, v.newCodes))
 		p.Flash = "New recovery codes were made. Your old codes no longer work."
 	}
-	h.passwordSection(c, &p, pwError, pwFlash) // account_password.go
-	return h.render(c, "account", p)
+	h.passwordSection(c, &p, v.pwError, v.pwFlash) // account_password.go
+	return h.renderStatus(c, v.status, "account", p)
 }
 
 // fresh reports whether this browser signed in with the second factor within freshFor.

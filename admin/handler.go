@@ -28,6 +28,8 @@ type Handler struct {
 	MFA       *mfa.Service
 	Admin     *tenantadmin.Service // every change of the tenant goes through it
 	Passwords PasswordChanger      // the user's own password change (account_password.go)
+	Keys      AccountKeys          // adding a passkey or security key on the account page; nil: WebAuthn is off
+	ScriptCSP string               // the page policy of a page that runs webauthn.js (script-src 'self')
 	Templates *templates.Templates
 	// VerifyToken checks signature, issuer and expiry of one of our access tokens.
 	VerifyToken func(r *http.Request, token string) (*oidc.AccessTokenClaims, error)
@@ -73,6 +75,7 @@ func (h *Handler) RegisterPages(g *echo.Group) {
 	acc := g.Group("/account", h.userSession)
 	acc.GET("", h.account)
 	acc.POST("/recovery-codes", h.regenerateCodes)
+	acc.POST("/keys/add", h.addKey)
 	acc.POST("/keys/:key/rename", h.renameKey)
 	acc.POST("/keys/:key/remove", h.removeKey)
 	acc.POST("/password", h.changePassword)

@@ -243,8 +243,16 @@ func detailText(d map[string]any) string {
 }
 
 func (h *Handler) render(c echo.Context, name string, data any) error {
+	return h.renderStatus(c, http.StatusOK, name, data)
+}
+
+// renderStatus is render with status (0: 200).
+func (h *Handler) renderStatus(c echo.Context, status int, name string, data any) error {
+	if status == 0 {
+		status = http.StatusOK
+	}
 	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
-	c.Response().WriteHeader(http.StatusOK)
+	c.Response().WriteHeader(status)
 	return h.Templates.Render(c.Response(), name, data)
 }
 

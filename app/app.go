@@ -238,7 +238,10 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	lh.Register(e.Group("/login"))
 	ah := &admin.Handler{Store: a.Store, MFA: a.MFA, Admin: a.Admin, Passwords: a.Accounts, Templates: tpl, VerifyToken: a.Provider.VerifyAccessToken,
 		Audience: st.AdminAudience, Issuer: cfg.Issuer, Now: a.Now, Log: a.Log,
-		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession}
+		CSRF: lh.CSRF(lh.SessionBinding), PageHeaders: login.SecurityHeaders, BrowserSession: lh.BrowserSession, ScriptCSP: login.ScriptCSP}
+	if webKeys != nil {
+		ah.Keys = webKeys // the account page adds keys
+	}
 	ah.RegisterAPI(e.Group("/api/v1"))
 	ah.RegisterPages(e.Group("/admin"))
 

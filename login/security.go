@@ -123,4 +123,8 @@ func SecurityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// ScriptCSP is the page policy of a page that runs webauthn.js outside the login UI (the account
+// page's "Add a passkey or security key"): SecurityHeaders' policy with same-origin script only.
+const ScriptCSP = cspWithScript
+
 func isStatic(p string) bool { return len(p) > 14 && p[:14] == "/login/static/" }

@@ -57,6 +57,8 @@ type KeyStore interface {
 	UseCredential(ctx context.Context, id string, oldCount, newCount uint32, backupState bool, now time.Time) error
 	PutChallenge(ctx context.Context, ch storage.WebAuthnChallenge) error
 	TakeChallenge(ctx context.Context, authRequestID, purpose string) (storage.WebAuthnChallenge, error)
+	TakeSessionChallenge(ctx context.Context, sessionID, purpose string) (storage.WebAuthnChallenge, error)
+	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
 	throttle.Store
 }
@@ -176,18 +178,29 @@ func (k *Keys) HasKey(ctx context.Context, userID string) (bool, error) {
 }
 
 func (k *Keys) save(ctx context.Context, authRequestID, purpose string, u storage.User, sd *webauthn.SessionData) error {
+	return k.put(ctx, storage.WebAuthnChallenge{AuthRequestID: authRequestID, Purpose: purpose}, u, sd)
+}
+
+// put stores sd as the challenge ch (its binding and purpose) of u's ceremony.
+func (k *Keys) put(ctx context.Context, ch storage.WebAuthnChallenge, u storage.User, sd *webauthn.SessionData) error {
 	data, err := json.Marshal(sd)
 	if err != nil {
 		return err
 	}
-	return k.Store.PutChallenge(ctx, storage.WebAuthnChallenge{AuthRequestID: authRequestID, Purpose: purpose, UserID: u.ID,
-		TenantID: u.TenantID, SessionData: string(data), ExpiresAt: k.Now().Add(ChallengeTTL)})
+	ch.UserID, ch.TenantID, ch.SessionData, ch.ExpiresAt = u.ID, u.TenantID, string(data), k.Now().Add(ChallengeTTL)
+	return k.Store.PutChallenge(ctx, ch)
 }
 
 // take returns the session data of the sign-in's ceremony for purpose, once; it must belong to userID
 // (and tenantID) and be unexpired.
 func (k *Keys) take(ctx context.Context, authRequestID, purpose, userID, tenantID string) (webauthn.SessionData, error) {
 	ch, err := k.Store.TakeChallenge(ctx, authRequestID, purpose)
+	return k.checkChallenge(ch, err, userID, tenantID)
+}
+
+// checkChallenge returns the session data of a taken challenge if it belongs to userID (and tenantID)
+// and is unexpired.
+func (k *Keys) checkChallenge(ch storage.WebAuthnChallenge, err error, userID, tenantID string) (webauthn.SessionData, error) {
 	if errors.Is(err, storage.ErrNotFound) {
 		return webauthn.SessionData{}, ErrNoChallenge
 	}
@@ -208,6 +221,11 @@ func (k *Keys) take(ctx context.Context, authRequestID, purpose, userID, tenantI
 // checked is bound to this browser and allowed to add a key). It returns the options for
 // navigator.credentials.create, as JSON.
 func (k *Keys) BeginRegistration(ctx context.Context, user storage.User, authRequestID string) ([]byte, error) {
+	return k.beginRegistration(ctx, user, storage.WebAuthnChallenge{AuthRequestID: authRequestID, Purpose: PurposeRegister})
+}
+
+// beginRegistration begins adding a key to user, its challenge bound as ch says.
+func (k *Keys) beginRegistration(ctx context.Context, user storage.User, ch storage.WebAuthnChallenge) ([]byte, error) {
 	wu, err := k.user(ctx, user)
 	if err != nil {
 		return nil, fmt.Errorf("begin registration: %w", err)
@@ -221,7 +239,7 @@ func (k *Keys) BeginRegistration(ctx context.Context, user storage.User, authReq
 	if err != nil {
 		return nil, fmt.Errorf("begin registration: %w", err)
 	}
-	if err := k.save(ctx, authRequestID, PurposeRegister, user, sd); err != nil {
+	if err := k.put(ctx, ch, user, sd); err != nil {
 		return nil, fmt.Errorf("begin registration: %w", err)
 	}
 	return json.Marshal(creation)
@@ -234,12 +252,18 @@ func (k *Keys) FinishRegistration(ctx context.Context, user storage.User, authRe
 	if err != nil {
 		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, "register", err)
 	}
+	return k.register(ctx, user, sd, name, body, meta, "register")
+}
+
+// register checks the answer body against the taken challenge sd and stores the new key of user;
+// ceremony names the way it came in the audit events.
+func (k *Keys) register(ctx context.Context, user storage.User, sd webauthn.SessionData, name string, body []byte, meta Meta, ceremony string) (storage.WebAuthnCredential, error) {
 	if u, err := k.Store.UserByID(ctx, user.ID); err != nil || u.Disabled {
-		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, "register", ErrUserDisabled)
+		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremony, ErrUserDisabled)
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
 	if err != nil {
-		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, "register", fmt.Errorf("%w: %w", ErrKeyRefused, err))
+		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremony, fmt.Errorf("%w: %w", ErrKeyRefused, err))
 	}
 	wu, err := k.user(ctx, user)
 	if err != nil {
@@ -247,7 +271,7 @@ func (k *Keys) FinishRegistration(ctx context.Context, user storage.User, authRe
 	}
 	cred, err := k.wa.CreateCredential(wu, sd, parsed)
 	if err != nil {
-		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, "register", fmt.Errorf("%w: %w", ErrKeyRefused, err))
+		return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremony, fmt.Errorf("%w: %w", ErrKeyRefused, err))
 	}
 	tr := make([]string, 0, len(cred.Transport))
 	for _, t := range cred.Transport {
@@ -263,12 +287,15 @@ func (k *Keys) FinishRegistration(ctx context.Context, user storage.User, authRe
 		BackupState: cred.Flags.BackupState, Name: name, CreatedAt: k.Now()})
 	if err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, "register", fmt.Errorf("%w: credential registered already", ErrKeyRefused))
+			return storage.WebAuthnCredential{}, k.refused(ctx, user, meta, ceremony, fmt.Errorf("%w: credential registered already", ErrKeyRefused))
 		}
 		return storage.WebAuthnCredential{}, fmt.Errorf("finish registration: %w", err)
 	}
-	k.audit(ctx, user, AuditKeyAdded, meta, map[string]any{"credential": c.ID, "name": c.Name, "user_verified": c.UserVerified,
-		"backup_eligible": c.BackupEligible})
+	detail := map[string]any{"credential": c.ID, "name": c.Name, "user_verified": c.UserVerified, "backup_eligible": c.BackupEligible}
+	if ceremony != "register" {
+		detail["ceremony"] = ceremony
+	}
+	k.audit(ctx, user, AuditKeyAdded, meta, detail)
 	return c, nil
 }
 

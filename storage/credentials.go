@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -27,11 +28,14 @@ type WebAuthnCredential struct {
 	LastUsedAt      time.Time // zero until first used to sign in
 }
 
-// WebAuthnChallenge is the state of one WebAuthn ceremony in flight, bound to the sign-in that began it.
+// WebAuthnChallenge is the state of one WebAuthn ceremony in flight, bound to the sign-in that began it
+// (AuthRequestID) or, for a key added from the account page, to the browser's SSO session (SessionID):
+// exactly one of the two is set.
 type WebAuthnChallenge struct {
 	ID            string
 	AuthRequestID string
-	Purpose       string // register, assert (second factor) or passkey (passwordless)
+	SessionID     string
+	Purpose       string // register, assert (second factor), passkey (passwordless) or account-register
 	UserID        string // "" for a passkey ceremony, which does not know the user yet
 	TenantID      string
 	SessionData   string // the library's session data, JSON
@@ -60,7 +64,8 @@ func (webauthnCredentialRow) TableName() string { return "webauthn_credentials" 
 
 type webauthnChallengeRow struct {
 	ID            string `gorm:"primaryKey"`
-	AuthRequestID string
+	AuthRequestID *string
+	SessionID     *string
 	Purpose       string
 	UserID        string
 	TenantID      string
@@ -198,30 +203,65 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 	})
 }
 
-// PutChallenge stores the challenge of a ceremony, replacing an earlier one of the same sign-in and
-// purpose (which can then no longer be finished).
+// PutChallenge stores the challenge of a ceremony, replacing an earlier one of the same sign-in (or
+// session) and purpose, which can then no longer be finished.
 func (s *Store) PutChallenge(ctx context.Context, ch WebAuthnChallenge) error {
+	col, key, err := challengeBinding(ch.AuthRequestID, ch.SessionID)
+	if err != nil {
+		return err
+	}
 	if ch.ID == "" {
 		ch.ID = NewID()
 	}
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("auth_request_id = ? AND purpose = ?", ch.AuthRequestID, ch.Purpose).Delete(&webauthnChallengeRow{}).Error; err != nil {
+		if err := tx.Where(col+" = ? AND purpose = ?", key, ch.Purpose).Delete(&webauthnChallengeRow{}).Error; err != nil {
 			return translate("put challenge", err)
 		}
-		r := webauthnChallengeRow{ID: ch.ID, AuthRequestID: ch.AuthRequestID, Purpose: ch.Purpose, UserID: ch.UserID,
-			TenantID: ch.TenantID, SessionData: ch.SessionData, ExpiresAt: utc(ch.ExpiresAt)}
+		r := webauthnChallengeRow{ID: ch.ID, AuthRequestID: nonEmpty(ch.AuthRequestID), SessionID: nonEmpty(ch.SessionID), Purpose: ch.Purpose,
+			UserID: ch.UserID, TenantID: ch.TenantID, SessionData: ch.SessionData, ExpiresAt: utc(ch.ExpiresAt)}
 		return translate("put challenge", tx.Create(&r).Error)
 	})
+}
+
+// challengeBinding is the column and value a challenge is bound by: its sign-in or its session.
+func challengeBinding(authRequestID, sessionID string) (string, string, error) {
+	switch {
+	case authRequestID != "" && sessionID == "":
+		return "auth_request_id", authRequestID, nil
+	case sessionID != "" && authRequestID == "":
+		return "session_id", sessionID, nil
+	default:
+		return "", "", fmt.Errorf("put challenge: bound to %q and %q, want exactly one of a sign-in and a session", authRequestID, sessionID)
+	}
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // TakeChallenge returns and deletes the challenge of the sign-in authRequestID for purpose: a challenge
 // can be taken once, also by two instances at the same moment (exactly one delete counts).
 // ErrNotFound if there is none (never begun, already taken, or replaced).
 func (s *Store) TakeChallenge(ctx context.Context, authRequestID, purpose string) (WebAuthnChallenge, error) {
+	return s.takeChallenge(ctx, "auth_request_id", authRequestID, purpose)
+}
+
+// TakeSessionChallenge is TakeChallenge for a ceremony bound to the SSO session sessionID.
+func (s *Store) TakeSessionChallenge(ctx context.Context, sessionID, purpose string) (WebAuthnChallenge, error) {
+	return s.takeChallenge(ctx, "session_id", sessionID, purpose)
+}
+
+func (s *Store) takeChallenge(ctx context.Context, col, key, purpose string) (WebAuthnChallenge, error) {
 	var out WebAuthnChallenge
+	if key == "" {
+		return out, translate("take challenge", ErrNotFound)
+	}
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var r webauthnChallengeRow
-		if err := tx.Where("auth_request_id = ? AND purpose = ?", authRequestID, purpose).Take(&r).Error; err != nil {
+		if err := tx.Where(col+" = ? AND purpose = ?", key, purpose).Take(&r).Error; err != nil {
 			return translate("take challenge", err)
 		}
 		res := tx.Where("id = ?", r.ID).Delete(&webauthnChallengeRow{})
@@ -231,8 +271,14 @@ func (s *Store) TakeChallenge(ctx context.Context, authRequestID, purpose string
 		if res.RowsAffected != 1 {
 			return translate("take challenge", ErrNotFound)
 		}
-		out = WebAuthnChallenge{ID: r.ID, AuthRequestID: r.AuthRequestID, Purpose: r.Purpose, UserID: r.UserID,
+		out = WebAuthnChallenge{ID: r.ID, Purpose: r.Purpose, UserID: r.UserID,
 			TenantID: r.TenantID, SessionData: r.SessionData, ExpiresAt: utc(r.ExpiresAt)}
+		if r.AuthRequestID != nil {
+			out.AuthRequestID = *r.AuthRequestID
+		}
+		if r.SessionID != nil {
+			out.SessionID = *r.SessionID
+		}
 		return nil
 	})
 	return out, err

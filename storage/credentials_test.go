@@ -109,3 +109,75 @@ func TestWebAuthnStorage(t *testing.T) {
 		}
 	})
 }
+
+// A challenge bound to an SSO session (a key added from the account page) is taken once and only by
+// that session, a newer one replaces it, it goes with its session, and the sweep takes it when expired.
+func TestWebAuthnSessionChallenge(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		ten, err := st.CreateTenant(ctx, storage.Tenant{Slug: "acme", Name: "Acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.CreateUser(ctx, storage.User{TenantID: ten.ID, Email: "ann@acme.test", PasswordHash: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		session := func() storage.Session {
+			s := storage.Session{ID: storage.NewID(), TenantID: ten.ID, UserID: u.ID, Factors: []string{"pwd"}, AuthTime: now,
+				CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := st.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		s1, s2 := session(), session()
+		put := func(sessionID, data string, expires time.Time) {
+			t.Helper()
+			if err := st.PutChallenge(ctx, storage.WebAuthnChallenge{SessionID: sessionID, Purpose: "account-register", UserID: u.ID,
+				TenantID: ten.ID, SessionData: data, ExpiresAt: expires}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(s1.ID, "first", now.Add(5*time.Minute))
+		put(s1.ID, "second", now.Add(5*time.Minute)) // replaces the first
+		put(s2.ID, "other session", now.Add(5*time.Minute))
+		if err := st.PutChallenge(ctx, storage.WebAuthnChallenge{SessionID: s1.ID, AuthRequestID: "x", Purpose: "p", TenantID: ten.ID,
+			ExpiresAt: now}); err == nil {
+			t.Error("a challenge bound to a sign-in and a session was stored")
+		}
+		// Not by the sign-in column, not by another purpose, not with an empty id.
+		for _, take := range []func() (storage.WebAuthnChallenge, error){
+			func() (storage.WebAuthnChallenge, error) { return st.TakeChallenge(ctx, s1.ID, "account-register") },
+			func() (storage.WebAuthnChallenge, error) { return st.TakeSessionChallenge(ctx, s1.ID, "register") },
+			func() (storage.WebAuthnChallenge, error) { return st.TakeSessionChallenge(ctx, "", "account-register") },
+		} {
+			if _, err := take(); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("take: %v, want ErrNotFound", err)
+			}
+		}
+		got, err := st.TakeSessionChallenge(ctx, s1.ID, "account-register")
+		if err != nil || got.SessionData != "second" || got.SessionID != s1.ID || got.AuthRequestID != "" || got.UserID != u.ID {
+			t.Fatalf("taken %+v %v", got, err)
+		}
+		if _, err := st.TakeSessionChallenge(ctx, s1.ID, "account-register"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("taken twice: %v", err)
+		}
+		// The other session's challenge ends with its session.
+		if err := st.DeleteSession(ctx, s2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TakeSessionChallenge(ctx, s2.ID, "account-register"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("challenge of an ended session: %v", err)
+		}
+		// An abandoned ceremony of a session that lives on is swept once expired.
+		put(s1.ID, "abandoned", now.Add(5*time.Minute))
+		if _, err := st.Sweep(ctx, now.Add(10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TakeSessionChallenge(ctx, s1.ID, "account-register"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired challenge after the sweep: %v", err)
+		}
+	})
+}

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Sweep deletes what has expired: auth requests, sessions, tokens, stale throttles and unpublished keys.
+// Sweep deletes what has expired: auth requests, sessions, tokens, stale throttles, unpublished keys and
+// WebAuthn challenges.
 // It returns how many rows went.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 	now = utc(now)
@@ -22,6 +23,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int64, error) {
 		// A counter with no failure for a day and no lock left is forgotten.
 		{&throttleRow{}, "locked_until < ? AND updated_at < ?", now},
 		{&signingKeyRow{}, "expires_at IS NOT NULL AND expires_at < ?", now},
+		{&webauthnChallengeRow{}, "expires_at < ?", now}, // abandoned ceremonies of sessions that live on
 	} {
 		args := []any{q.arg}
 		if _, ok := q.model.(*throttleRow); ok {

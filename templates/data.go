@@ -155,6 +155,15 @@ type AccountPage struct {
 	Flash             string
 	ReauthURL         string // set when generating codes needs a fresh sign-in with the second factor first
 	Keys              []KeyRow
+	SetupAppURL       string // a user without a second factor: set one up through a sign-in that demands it
+
+	// Adding a passkey or security key (the "Passkeys and security keys" section, shown when KeysOn).
+	KeysOn             bool   // WebAuthn works on this server
+	AddKeyOptions      string // this session's registration ceremony (JSON for webauthn.js): it may add a key now
+	AddKeyReauthURL    string // set when adding a key needs a sign-in again first
+	AddKeyNeedsFactor  bool   // ... with the second factor (else a recent password is enough)
+	AddKeyCodeURL      string // an admin's reset left an enrolment code: adding goes through a sign-in that asks for it
+	KeyFlash, KeyError string
 
 	// The "Change password" section.
 	PasswordReauthURL string // set when changing the password needs a sign-in within the last 15 minutes first

@@ -617,3 +617,40 @@ func TestCodeFieldIsVerificationCode(t *testing.T) {
 		}
 	}
 }
+
+// The account page's "Passkeys and security keys": shown when WebAuthn is on even without a key, with
+// the ceremony's options escaped into an attribute for webauthn.js, or the way to sign in again.
+func TestAccountAddKey(t *testing.T) {
+	tmpl := load(t)
+	for _, tc := range []struct {
+		name      string
+		page      AccountPage
+		want, not []string
+	}{
+		{"off, no keys", AccountPage{MFAState: "none"}, nil, []string{`id="keys"`, "webauthn.js"}},
+		{"ceremony", AccountPage{MFAState: "none", KeysOn: true, AddKeyOptions: `{"publicKey":{"challenge":"a\"b<"}}`, KeyFlash: "Added."},
+			[]string{`id="keys"`, `data-webauthn="create"`, `data-options="{&#34;publicKey&#34;:{&#34;challenge&#34;:&#34;a\&#34;b&lt;&#34;}}"`,
+				`action="/admin/account/keys/add"`, `name="credential"`, `src="/login/static/webauthn.js"`, "Added."},
+			[]string{"<script>"}},
+		{"needs the second factor", AccountPage{MFAState: "active", KeysOn: true, ReauthURL: "/admin/signin?fresh=1",
+			AddKeyReauthURL: "/admin/signin?fresh=1", AddKeyNeedsFactor: true, Keys: []KeyRow{{ID: "k1", Name: "Laptop"}}},
+			[]string{"To add or remove a key", `href="/admin/signin?fresh=1"`}, []string{"data-options", "To remove a key,", "webauthn.js"}},
+		{"enrolment code", AccountPage{MFAState: "none", KeysOn: true, AddKeyCodeURL: "/admin/signin?fresh=1"},
+			[]string{"enrolment code"}, []string{"data-options"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.page.Base = sampleBase("Security")
+			out := render(t, tmpl, "account", tc.page)
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("missing %q", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(out, s) {
+					t.Errorf("has %q", s)
+				}
+			}
+		})
+	}
+}

@@ -1,8 +1,9 @@
-// Portcullis WebAuthn: runs the passkey and security key ceremonies of the sign-in pages. A form with
-// data-webauthn="get" or "create" carries the server's options (JSON) in data-options; on submit the
-// browser's answer goes into its hidden "credential" field and the form is posted. A "get" form without
-// allowCredentials (the sign-in page) also offers passkeys in the email field's autofill (conditional
-// mediation). No inline script: this file is served same-origin (CSP script-src 'self').
+// Portcullis WebAuthn: runs the passkey and security key ceremonies of the sign-in pages and of the
+// account page ("Add a passkey or security key"). A form with data-webauthn="get" or "create" carries
+// the server's options (JSON) in data-options; on submit the browser's answer goes into its hidden
+// "credential" field and the form is posted. A "get" form without allowCredentials (the sign-in page)
+// also offers passkeys in the email field's autofill (conditional mediation). No inline script: this
+// file is served same-origin (CSP script-src 'self').
 (function () {
   "use strict";
   if (!window.PublicKeyCredential) { return; }
