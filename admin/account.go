@@ -39,6 +39,7 @@ func (h *Handler) renderAccountFull(c echo.Context, newCodes []string, pwError, 
 type accountView struct {
 	newCodes                             []string
 	pwError, pwFlash, keyError, keyFlash string
+	appError, appFlash                   string
 	status                               int
 }
 
@@ -70,6 +71,9 @@ func (h *Handler) renderAccountView(c echo.Context, v accountView) error {
 		p.ReauthURL = h.freshURL(a)
 	}
 	if err := h.keySection(c, &p); err != nil { // account_keys_add.go
+		return err
+	}
+	if err := h.appSection(c, &p, v); err != nil { // account_app.go
 		return err
 	}
 	if len(v.newCodes) > 0 {

@@ -50,6 +50,9 @@ func (s *Service) NoticeMail(ctx context.Context, u storage.User, ev storage.Aud
 		}
 		m.Kind, m.Subject = KindEnrolled, "A new authenticator was added to your account"
 		m.Paragraphs = []string{"An authenticator app was set up for " + u.Email + " on " + when(ev.CreatedAt) + app + from + "."}
+		if replaced, _ := ev.Detail["replaced"].(bool); replaced { // on the account page: a new phone
+			m.Paragraphs = append(m.Paragraphs, "It replaced the app set up before: codes from the old app and the old recovery codes no longer work.")
+		}
 	case mfa.AuditRecoveryCodeUsed:
 		left := fmt.Sprint(ev.Detail["codes_left"])
 		m.Kind, m.Subject = KindRecoveryCodeUsed, "A recovery code was used"

@@ -69,11 +69,19 @@ func (s *Service) Enrolment(ctx context.Context, user storage.User, authRequestI
 	case !errors.Is(err, storage.ErrNotFound):
 		return Enrolment{}, fmt.Errorf("enrolment: %w", err)
 	}
-	return s.beginEnrolment(ctx, user, authRequestID, issuer, meta)
+	return s.beginSignInEnrolment(ctx, user, authRequestID, issuer, meta)
 }
 
-// beginEnrolment makes the pending secret of one sign-in.
-func (s *Service) beginEnrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta Meta) (Enrolment, error) {
+// beginSignInEnrolment makes the pending secret of the sign-in authRequestID.
+func (s *Service) beginSignInEnrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta Meta) (Enrolment, error) {
+	return s.beginEnrolment(ctx, user, storage.PendingEnrolment{AuthRequestID: authRequestID},
+		func() (storage.PendingEnrolment, error) { return s.Store.PendingEnrolment(ctx, authRequestID) }, issuer, meta, nil)
+}
+
+// beginEnrolment makes the pending secret of one sign-in or session: bind holds its AuthRequestID or
+// SessionID, and pending reads what a racing request of the same sign-in or session made first.
+func (s *Service) beginEnrolment(ctx context.Context, user storage.User, bind storage.PendingEnrolment,
+	pending func() (storage.PendingEnrolment, error), issuer string, meta Meta, detail map[string]any) (Enrolment, error) {
 	if s.Sealer == nil {
 		return Enrolment{}, errors.New("begin enrolment: no sealer configured")
 	}
@@ -85,14 +93,14 @@ func (s *Service) beginEnrolment(ctx context.Context, user storage.User, authReq
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
-	p := storage.PendingEnrolment{AuthRequestID: authRequestID, UserID: user.ID, TenantID: user.TenantID,
+	p := storage.PendingEnrolment{AuthRequestID: bind.AuthRequestID, SessionID: bind.SessionID, UserID: user.ID, TenantID: user.TenantID,
 		SecretSealed: sealed, CreatedAt: s.now()}
 	err = s.Store.CreatePendingEnrolment(ctx, p)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return Enrolment{}, ErrAlreadyEnrolled
 	case errors.Is(err, storage.ErrAlreadyExists): // a racing request of the same sign-in made one first
-		if p, err = s.Store.PendingEnrolment(ctx, authRequestID); err != nil {
+		if p, err = pending(); err != nil {
 			return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 		}
 		if p.UserID != user.ID {
@@ -106,7 +114,7 @@ func (s *Service) beginEnrolment(ctx context.Context, user storage.User, authReq
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("begin enrolment: %w", err)
 	}
-	s.audit(ctx, user, AuditEnrolmentStarted, meta, nil)
+	s.audit(ctx, user, AuditEnrolmentStarted, meta, detail)
 	return en, nil
 }
 
@@ -128,11 +136,19 @@ func (s *Service) enrolmentOf(p storage.PendingEnrolment, issuer string, user st
 // can ever become active. A wrong code counts on the OTP throttle and returns ErrInvalidCode (or the
 // *throttle.LockedError of a lockout); the enrolment stays pending.
 func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta Meta) ([]string, error) {
+	return s.confirm(ctx, user, func() (storage.PendingEnrolment, error) { return s.Store.PendingEnrolment(ctx, authRequestID) },
+		code, meta, storage.Activation{}, map[string]any{"factor": FactorOTP})
+}
+
+// confirm checks code against the secret that pending returns (throttled as every code), and activates
+// it with act's replacement and session options; detail goes into the audit event (and its mail).
+func (s *Service) confirm(ctx context.Context, user storage.User, pending func() (storage.PendingEnrolment, error), code string, meta Meta,
+	act storage.Activation, detail map[string]any) ([]string, error) {
 	lim := s.limiter()
 	if err := lim.Check(ctx, otpKey(user)); err != nil {
 		return nil, err
 	}
-	p, err := s.Store.PendingEnrolment(ctx, authRequestID)
+	p, err := pending()
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && p.UserID != user.ID) {
 		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
 	}
@@ -159,9 +175,10 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 	if err != nil {
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
-	_, err = s.Store.ActivateAuthenticator(ctx, storage.Activation{PendingID: p.ID, Step: step, Now: now,
-		ClientID: meta.ClientID, Address: meta.Address, Codes: hashed,
-		Record: s.record(ctx, user, AuditEnrolmentConfirmed, meta, map[string]any{"factor": FactorOTP})})
+	// The step is stored as the new authenticator's last step: the code that confirmed it cannot sign in.
+	act.PendingID, act.Step, act.Now, act.ClientID, act.Address, act.Codes = p.ID, step, now, meta.ClientID, meta.Address, hashed
+	act.Record = s.record(ctx, user, AuditEnrolmentConfirmed, meta, detail)
+	_, err = s.Store.ActivateAuthenticator(ctx, act)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return nil, fmt.Errorf("confirm enrolment: %w", ErrAlreadyEnrolled) // another enrolment won

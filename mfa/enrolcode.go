@@ -72,7 +72,7 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 		return Enrolment{}, ErrEnrolmentCodeExpired
 	}
 	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil)
-	return s.beginEnrolment(ctx, user, authRequestID, issuer, meta)
+	return s.beginSignInEnrolment(ctx, user, authRequestID, issuer, meta)
 }
 
 func (s *Service) enrolmentHash(code string) string {

@@ -50,6 +50,8 @@ type Store interface {
 	AuthenticatorByUser(ctx context.Context, userID string) (storage.Authenticator, error)
 	CreatePendingEnrolment(ctx context.Context, p storage.PendingEnrolment) error
 	PendingEnrolment(ctx context.Context, authRequestID string) (storage.PendingEnrolment, error)
+	SessionPendingEnrolment(ctx context.Context, sessionID string) (storage.PendingEnrolment, error)
+	DeleteSessionPendingEnrolment(ctx context.Context, sessionID string) error
 	ActivateAuthenticator(ctx context.Context, act storage.Activation) (storage.Authenticator, error)
 	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
 	AcceptStep(ctx context.Context, id string, step int64, now time.Time) error

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,7 +42,10 @@ func (s *Store) AuthenticatorsByUsers(ctx context.Context, userIDs []string) (ma
 		return out, nil
 	}
 	var pending []pendingEnrolmentRow
-	if err := s.ctx(ctx).Select("user_id", "tenant_id", "created_at").Where("user_id IN ?", userIDs).Find(&pending).Error; err != nil {
+	// Only a sign-in's secret makes the user "pending" (they finish at their next sign-in); a secret shown
+	// on the account page is that page's business.
+	if err := s.ctx(ctx).Select("user_id", "tenant_id", "created_at").Where("user_id IN ? AND auth_request_id IS NOT NULL", userIDs).
+		Find(&pending).Error; err != nil {
 		return nil, translate("authenticators by users", err)
 	}
 	for _, p := range pending {
@@ -51,34 +56,68 @@ func (s *Store) AuthenticatorsByUsers(ctx context.Context, userIDs []string) (ma
 	return out, nil
 }
 
-// CreatePendingEnrolment stores the secret shown to one sign-in. ErrAlreadyExists if that sign-in has
-// one already (the caller shows that one); ErrConflict if the user has an active authenticator.
+// CreatePendingEnrolment stores the secret shown to one sign-in (AuthRequestID) or to the account page
+// of one SSO session (SessionID): exactly one of the two. ErrAlreadyExists if that sign-in or session has
+// one already (the caller shows that one). A sign-in's secret is a first enrolment: ErrConflict if the
+// user has an active authenticator. A session's may replace the active one (see Activation.Replaces).
 func (s *Store) CreatePendingEnrolment(ctx context.Context, p PendingEnrolment) error {
+	if (p.AuthRequestID == "") == (p.SessionID == "") {
+		return fmt.Errorf("create pending enrolment: bound to %q and %q, want exactly one of a sign-in and a session", p.AuthRequestID, p.SessionID)
+	}
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		var active int64
-		if err := tx.Model(&authenticatorRow{}).Where("user_id = ?", p.UserID).Count(&active).Error; err != nil {
-			return translate("create pending enrolment", err)
-		}
-		if active > 0 {
-			return translate("create pending enrolment", ErrConflict)
+		if p.AuthRequestID != "" {
+			var active int64
+			if err := tx.Model(&authenticatorRow{}).Where("user_id = ?", p.UserID).Count(&active).Error; err != nil {
+				return translate("create pending enrolment", err)
+			}
+			if active > 0 {
+				return translate("create pending enrolment", ErrConflict)
+			}
 		}
 		if p.ID == "" {
 			p.ID = NewID()
 		}
-		r := pendingEnrolmentRow{ID: p.ID, AuthRequestID: p.AuthRequestID, UserID: p.UserID, TenantID: p.TenantID,
-			SecretSealed: p.SecretSealed, CreatedAt: utc(p.CreatedAt)}
+		r := pendingEnrolmentRow{ID: p.ID, AuthRequestID: nonEmpty(p.AuthRequestID), SessionID: nonEmpty(p.SessionID), UserID: p.UserID,
+			TenantID: p.TenantID, SecretSealed: p.SecretSealed, CreatedAt: utc(p.CreatedAt)}
 		return translate("create pending enrolment", tx.Create(&r).Error)
 	})
 }
 
 // PendingEnrolment returns the secret pending for the sign-in authRequestID.
 func (s *Store) PendingEnrolment(ctx context.Context, authRequestID string) (PendingEnrolment, error) {
+	return s.pendingEnrolment(ctx, "auth_request_id", authRequestID)
+}
+
+// SessionPendingEnrolment returns the secret pending for the account page of the SSO session sessionID.
+func (s *Store) SessionPendingEnrolment(ctx context.Context, sessionID string) (PendingEnrolment, error) {
+	return s.pendingEnrolment(ctx, "session_id", sessionID)
+}
+
+func (s *Store) pendingEnrolment(ctx context.Context, col, key string) (PendingEnrolment, error) {
+	if key == "" {
+		return PendingEnrolment{}, translate("pending enrolment", ErrNotFound)
+	}
 	var r pendingEnrolmentRow
-	if err := s.ctx(ctx).Where("auth_request_id = ?", authRequestID).Take(&r).Error; err != nil {
+	if err := s.ctx(ctx).Where(col+" = ?", key).Take(&r).Error; err != nil {
 		return PendingEnrolment{}, translate("pending enrolment", err)
 	}
-	return PendingEnrolment{ID: r.ID, AuthRequestID: r.AuthRequestID, UserID: r.UserID, TenantID: r.TenantID,
-		SecretSealed: r.SecretSealed, CreatedAt: utc(r.CreatedAt)}, nil
+	p := PendingEnrolment{ID: r.ID, UserID: r.UserID, TenantID: r.TenantID, SecretSealed: r.SecretSealed, CreatedAt: utc(r.CreatedAt)}
+	if r.AuthRequestID != nil {
+		p.AuthRequestID = *r.AuthRequestID
+	}
+	if r.SessionID != nil {
+		p.SessionID = *r.SessionID
+	}
+	return p, nil
+}
+
+// DeleteSessionPendingEnrolment drops the secret pending for the account page of the session sessionID
+// (the user cancelled); dropping none is not an error.
+func (s *Store) DeleteSessionPendingEnrolment(ctx context.Context, sessionID string) error {
+	if sessionID == "" {
+		return nil
+	}
+	return translate("delete session pending enrolment", s.ctx(ctx).Where("session_id = ?", sessionID).Delete(&pendingEnrolmentRow{}).Error)
 }
 
 // Record is what a change writes beside itself, in its own transaction: its audit event and the mail
@@ -111,12 +150,23 @@ type Activation struct {
 	Address   string // the client address
 	Codes     []RecoveryCode
 	Record    Record // the audit event and notification of the enrolment
+
+	// Replaces is the id of the user's active authenticator that the new one replaces (a new phone, on
+	// the account page); "" when the user must have none. It must still be the user's active one when
+	// the transaction runs, so two replacements racing cannot both win.
+	Replaces string
+	// EndSessionsWith: the user's sessions that carry any of these factors end (those signed in with
+	// the replaced app's code), except KeepSession (the browser that replaced it).
+	EndSessionsWith []string
+	KeepSession     string
 }
 
 // ActivateAuthenticator turns a pending enrolment into the user's active authenticator, in one
-// transaction: it stores the new recovery codes and removes every other pending enrolment and the
-// enrolment code of the user, so nothing pending remains. ErrNotFound if the enrolment is gone;
-// ErrConflict if the user already has an active authenticator (only one enrolment can ever win).
+// transaction: it removes the authenticator it replaces (if any), stores the new recovery codes (the
+// old ones stop working), removes every other pending enrolment and the enrolment code of the user, so
+// nothing pending remains, ends the sessions of EndSessionsWith, and writes the Record. ErrNotFound if
+// the enrolment is gone; ErrConflict if the user's active authenticator is not the one it replaces
+// (none, for a first enrolment): only one enrolment can ever win.
 func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Authenticator, error) {
 	var out Authenticator
 	if act.Step <= 0 { // a real code's step; the replay guard refuses steps at or below last_step
@@ -131,6 +181,15 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 		r := authenticatorRow{ID: NewID(), UserID: p.UserID, TenantID: p.TenantID, SecretSealed: p.SecretSealed,
 			State: AuthenticatorActive, LastStep: act.Step, CreatedAt: utc(p.CreatedAt), ConfirmedAt: &now, LastUsedAt: &now,
 			EnrolledClientID: act.ClientID, EnrolledAddress: act.Address}
+		if act.Replaces != "" {
+			res := tx.Where("id = ? AND user_id = ?", act.Replaces, p.UserID).Delete(&authenticatorRow{})
+			if res.Error != nil {
+				return translate("activate authenticator", res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return translate("activate authenticator", ErrConflict)
+			}
+		}
 		var active int64
 		if err := tx.Model(&authenticatorRow{}).Where("user_id = ?", p.UserID).Count(&active).Error; err != nil {
 			return translate("activate authenticator", err)
@@ -153,6 +212,9 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 		out = authenticatorFromRow(r)
 		if err := replaceRecoveryCodes(tx, p.UserID, act.Codes, now); err != nil {
 			return err
+		}
+		if err := endSessionsCarrying(tx, p.UserID, act.EndSessionsWith, act.KeepSession); err != nil {
+			return translate("activate authenticator", err)
 		}
 		return act.Record.write(tx)
 	})
@@ -256,4 +318,24 @@ func (s *Store) UseRecoveryCode(ctx context.Context, id string, now time.Time, r
 		}
 		return rec.write(tx)
 	})
+}
+
+// endSessionsCarrying ends the user's sessions that carry any of factors, except keep. Factors are stored
+// space-separated: each is matched as a whole word.
+func endSessionsCarrying(tx *gorm.DB, userID string, factors []string, keep string) error {
+	if len(factors) == 0 {
+		return nil
+	}
+	likes := make([]string, len(factors))
+	args := []any{userID}
+	for i, f := range factors {
+		likes[i] = "(' ' || factors || ' ') LIKE ?"
+		args = append(args, "% "+f+" %")
+	}
+	where := "user_id = ? AND (" + strings.Join(likes, " OR ") + ")"
+	if keep != "" {
+		where += " AND id <> ?"
+		args = append(args, keep)
+	}
+	return tx.Where(where, args...).Delete(&sessionRow{}).Error
 }

@@ -193,9 +193,7 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 			return translate("delete credential", ErrNotFound)
 		}
 		if endSessionsWith != "" {
-			// factors are stored space-separated: match the whole word.
-			if err := tx.Where("user_id = ? AND (' ' || factors || ' ') LIKE ?", userID, "% "+endSessionsWith+" %").
-				Delete(&sessionRow{}).Error; err != nil {
+			if err := endSessionsCarrying(tx, userID, []string{endSessionsWith}, ""); err != nil {
 				return translate("delete credential", err)
 			}
 		}

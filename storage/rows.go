@@ -178,7 +178,8 @@ func (authenticatorRow) TableName() string { return "authenticators" }
 
 type pendingEnrolmentRow struct {
 	ID            string `gorm:"primaryKey"`
-	AuthRequestID string
+	AuthRequestID *string
+	SessionID     *string
 	UserID        string
 	TenantID      string
 	SecretSealed  []byte

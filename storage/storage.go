@@ -213,11 +213,13 @@ type Authenticator struct {
 	EnrolledAddress  string
 }
 
-// PendingEnrolment is a TOTP secret shown to one sign-in (auth request, bound to one browser) and not
-// yet confirmed by a code. Only that sign-in sees or confirms it; it dies with its auth request.
+// PendingEnrolment is a TOTP secret shown to one sign-in (auth request, bound to one browser), or to the
+// account page of one SSO session, and not yet confirmed by a code. Only that sign-in or session sees or
+// confirms it; it dies with its auth request or session.
 type PendingEnrolment struct {
 	ID            string
-	AuthRequestID string
+	AuthRequestID string // the sign-in showing the secret, or
+	SessionID     string // the SSO session whose account page shows it (exactly one of the two is set)
 	UserID        string
 	TenantID      string
 	SecretSealed  []byte

@@ -165,6 +165,15 @@ type AccountPage struct {
 	AddKeyCodeURL      string // an admin's reset left an enrolment code: adding goes through a sign-in that asks for it
 	KeyFlash, KeyError string
 
+	// Setting up (a key, no app) or replacing (an app) the authenticator app on the page itself.
+	AppAction          string       // "setup" or "replace"; "" when the page offers neither
+	AppReauthURL       string       // set when it needs a sign-in again with the second factor first
+	AppSecret          string       // this session's pending secret, grouped in 4s ("" when none is pending)
+	AppIssuer          string       // the name the app shows
+	AppQRDataURI       template.URL // data:image/png;base64,... of AppOTPAuthURI
+	AppOTPAuthURI      template.URL // otpauth://totp/...
+	AppError, AppFlash string
+
 	// The "Change password" section.
 	PasswordReauthURL string // set when changing the password needs a sign-in within the last 15 minutes first
 	PasswordError     string
