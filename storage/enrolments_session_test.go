@@ -166,7 +166,9 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		}
 		for _, p := range []func() (storage.PendingEnrolment, error){
 			func() (storage.PendingEnrolment, error) { return st.SessionPendingEnrolment(ctx, here) },
-			func() (storage.PendingEnrolment, error) { return st.SessionPendingEnrolment(ctx, otherSession.SessionID) },
+			func() (storage.PendingEnrolment, error) {
+				return st.SessionPendingEnrolment(ctx, otherSession.SessionID)
+			},
 		} {
 			if _, err := p(); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("a pending secret after replacing: %v", err)
