@@ -654,3 +654,56 @@ func TestAccountAddKey(t *testing.T) {
 		})
 	}
 }
+
+// The account page's authenticator app part: the offer (set up or replace), the sign-in again link, and
+// this session's secret with a code field a password manager fills (one-time-code, the account's name).
+func TestAccountApp(t *testing.T) {
+	tmpl := load(t)
+	pending := AccountPage{MFAState: "active", Email: "ada@acme.example", AppAction: "replace", AppSecret: "JBSW Y3DP EHPK 3PXP",
+		AppIssuer: "Acme Corp", AppQRDataURI: sampleQR, AppOTPAuthURI: "otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXP"}
+	withError := pending
+	withError.AppError = "That code didn't work."
+	for _, tc := range []struct {
+		name      string
+		page      AccountPage
+		want, not []string
+	}{
+		{"no offer", AccountPage{MFAState: "none"}, nil, []string{`action="/admin/account/app`, `id="app-reauth"`}},
+		{"set up", AccountPage{MFAState: "none", AppAction: "setup", Keys: []KeyRow{{ID: "k1", Name: "Laptop"}}},
+			[]string{`action="/admin/account/app"`, "Set up an authenticator app"}, []string{"otpauth://", `id="app-reauth"`}},
+		{"replace needs a fresh sign-in", AccountPage{MFAState: "active", AppAction: "replace", AppReauthURL: "/admin/signin?fresh=1"},
+			[]string{`id="app-reauth"`, `href="/admin/signin?fresh=1"`, "Sign in again to replace your authenticator app"},
+			[]string{`action="/admin/account/app"`, `action="/admin/account/app/confirm"`}},
+		{"pending", pending,
+			[]string{`action="/admin/account/app/confirm"`, `action="/admin/account/app/cancel"`, `src="data:image/png;base64,iVBOR`,
+				`href="otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXP"`, "JBSW Y3DP EHPK 3PXP",
+				"Replace your authenticator app", "your other sessions signed in with the old app end"},
+			[]string{`action="/admin/account/app"`, "aria-invalid"}},
+		{"wrong code", withError, []string{"That code didn&#39;t work.", `aria-invalid="true"`, `aria-describedby="app-code-hint form-error"`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.page.Base = sampleBase("Security")
+			out := render(t, tmpl, "account", tc.page)
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("missing %q", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(out, s) {
+					t.Errorf("has %q", s)
+				}
+			}
+			if tc.page.AppSecret == "" {
+				return
+			}
+			codes := inputsNamed(out, "code")
+			if len(codes) != 1 || codes[0]["autocomplete"] != "one-time-code" || codes[0]["inputmode"] != "numeric" {
+				t.Errorf("code inputs %v, want one one-time-code field", codes)
+			}
+			if users := inputsNamed(out, "email"); len(users) != 1 || users[0]["autocomplete"] != "username" || users[0]["value"] != "ada@acme.example" {
+				t.Errorf("username hint %v", users)
+			}
+		})
+	}
+}
