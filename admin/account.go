@@ -78,7 +78,9 @@ func (h *Handler) renderAccountView(c echo.Context, v accountView) error {
 	}
 	if len(v.newCodes) > 0 {
 		p.DownloadURI = templates.TextDownload(mfa.RecoveryCodesText(a.email, a.tenant.Name, v.newCodes))
-		p.Flash = "New recovery codes were made. Your old codes no longer work."
+		if v.appFlash == "" { // a new app's codes: its own message says so
+			p.Flash = "New recovery codes were made. Your old codes no longer work."
+		}
 	}
 	h.passwordSection(c, &p, v.pwError, v.pwFlash) // account_password.go
 	return h.renderStatus(c, v.status, "account", p)

@@ -193,7 +193,7 @@ func TestAccountReplaceApp(t *testing.T) {
 		}
 		p = b.Submit(p, appConfirmAction, map[string]string{"code": apptest.Code(t, newSecret, m.env.Clock.Now())})
 		newCodes := recoveryCodes(p.Body)
-		if p.Status != 200 || len(newCodes) != 10 || !strings.Contains(p.Body, "Your old codes no longer work") {
+		if p.Status != 200 || len(newCodes) != 10 || !strings.Contains(p.Body, "Your new authenticator app is set up") {
 			t.Fatalf("after replacing: %d\n%s", p.Status, p.Body)
 		}
 		if id := authenticatorID(t, st, m.user.ID); id == "" || id == oldID {
