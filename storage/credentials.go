@@ -198,6 +198,9 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 				Delete(&sessionRow{}).Error; err != nil {
 				return translate("delete credential", err)
 			}
+			if err := endSignInsInFlight(tx, userID, endSessionsWith); err != nil {
+				return err
+			}
 		}
 		return addAudit(tx, ev)
 	})
