@@ -60,7 +60,9 @@ func (h *Handler) sessionFor(adminOnly bool, nextPage string, next echo.HandlerF
 		if adminOnly && u.Role != storage.RoleAdmin {
 			return pageErr(http.StatusForbidden, "Account settings are for your organisation's admins. Ask one of them for help.")
 		}
-		if !mfa.Satisfied(mfa.Required(t.MFAEnabled, false), s.Factors) {
+		// The tenant's whole policy, its allowed methods included: under a phishing-resistant-only
+		// policy a session from an authenticator app steps up like any other sign-in.
+		if !mfa.DecideFor(s.Factors, mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {
 			q := url.Values{"tenant": {t.Slug}}
 			if nextPage != "" {
 				q.Set("next", nextPage)

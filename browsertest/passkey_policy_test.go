@@ -74,7 +74,8 @@ func (tb *tab) startDemoWithACR(acr string) {
 // TestPasskeyPolicy: a member with an authenticator app, at 1280 and 375 px: an app demands
 // phishing-resistant MFA (acr_values phr) and she adds a passkey after her code; the account page lists
 // the key and removes it after a fresh sign-in with it; the tenant goes phishing-resistant only and
-// she must add a key after her code again; then an admin resets her and her keys are gone.
+// she must add a key after her code again (and so must the admin, to reach the settings); then the
+// admin resets her and her keys are gone.
 func TestPasskeyPolicy(t *testing.T) {
 	for _, c := range []struct{ w, ht int64 }{{1280, 900}, {375, 812}} {
 		t.Run(fmt.Sprint(c.w), func(t *testing.T) {
@@ -87,7 +88,11 @@ func TestPasskeyPolicy(t *testing.T) {
 			// The admin signs in to the settings first (an authenticator app), in a tab of her own.
 			admin := h.tab(prefix + "-admin")
 			admin.do("narrow the viewport", chromedp.EmulateViewport(c.w, c.ht))
-			admin.openSettings("")
+			admin.navigate(h.env.URL + "/admin/settings/security")
+			admin.signIn(h.admin.Email)
+			adminTOTP := admin.enrolment()
+			admin.confirmEnrolment(adminTOTP, "")
+			admin.waitVisible(settingsPage)
 
 			// Ann enrols an authenticator app under the policy (both methods allowed).
 			tb := h.tab(prefix)
@@ -168,8 +173,18 @@ func TestPasskeyPolicy(t *testing.T) {
 			}
 			tb.shot(prefix + "-06-policy-demo-phr.png")
 
-			// The admin resets her: her keys are gone.
+			// The admin resets her: her keys are gone. The admin's session from her authenticator app no
+			// longer satisfies the policy either: she proves her code again and adds a key first.
 			admin.navigate(h.env.URL + "/admin/settings/security")
+			admin.waitVisible(codePage + ", " + keyEnrolPage)
+			if admin.has(codePage) {
+				h.env.Clock.Advance(time.Minute)
+				admin.typeInto("#code", apptest.Code(t, adminTOTP, h.env.Clock.Now()))
+				admin.click(codePage + submitInForm)
+			}
+			admin.waitVisible(keyEnrolPage)
+			admin.addAuthenticator()
+			admin.click(keyEnrolPage + submitInForm)
 			admin.waitVisible(settingsPage)
 			admin.shot(prefix + "-07-admin-settings.png")
 			admin.click(`a[href$="/` + h.member.ID + `/reset-mfa/confirm"]`)

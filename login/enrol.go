@@ -82,7 +82,7 @@ func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string)
 		AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg, Issuer: e.Issuer, Secret: e.SecretGrouped,
 		QRDataURI:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)),
 		OTPAuthURI: template.URL(e.URI)}
-	if h.Keys != nil {
+	if st, err := h.state(c.Request().Context(), f); err == nil && st.Allows(StepAddKey) {
 		page.KeyURL = stepURL(StepAddKey, f.req.ID)
 	}
 	return h.render(c, status, "enrol", page)

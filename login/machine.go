@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,7 +36,10 @@ type State struct {
 	SignedIn bool         // the sign-in names a user who proved the password (or carried it over from a session)
 	Verdict  mfa.Verdict  // what the recorded factors prove against the tenant's policy and the request's acr
 	Standing mfa.Standing // the user's second factor, as seen from this sign-in (read only when it matters)
-	Proven   bool         // a second factor is proven in this sign-in
+	Proven   bool         // a second factor is proven in this sign-in (Fresh)
+	// Fresh: the recorded factors were proven in this sign-in, not only carried over from an SSO session
+	// that may be hours old. A key is added only on a fresh factor: a passkey outlives the session.
+	Fresh bool
 }
 
 // Next is the one rule for what comes next in a sign-in.
@@ -53,6 +57,8 @@ func Next(s State) Step {
 		return StepCode
 	case s.Standing.EnrolmentCodeRequired:
 		return StepEnrolCode
+	case s.Verdict.PhishingResistant && !s.Fresh: // a session's word adds no key: the password again
+		return StepPassword
 	case s.Verdict.PhishingResistant:
 		return StepAddKey
 	default:
@@ -70,7 +76,7 @@ func (s State) Allows(page Step) bool {
 	case page == StepCode && next == StepKey:
 		return s.Standing.Enrolled && s.Verdict.TOTPAllowed
 	case page == StepAddKey && next == StepEnrol:
-		return s.Standing.KeysOn
+		return s.Standing.KeysOn && s.Fresh
 	default:
 		return false
 	}
@@ -87,7 +93,8 @@ func (h *Handler) next(ctx context.Context, f *flow) (Step, error) {
 
 // state reads what the next step of f depends on.
 func (h *Handler) state(ctx context.Context, f *flow) (State, error) {
-	s := State{SignedIn: f.req.UserID != "", Verdict: mfa.DecideFor(f.req.Factors, demand(f)), Proven: mfa.HasSecondFactor(f.req.Factors)}
+	s := State{SignedIn: f.req.UserID != "", Verdict: mfa.DecideFor(f.req.Factors, demand(f)), Fresh: fresh(f.req.AuthTime, f.req.CreatedAt)}
+	s.Proven = s.Fresh && mfa.HasSecondFactor(f.req.Factors)
 	if s.SignedIn && s.Verdict.SecondFactorMissing() {
 		var err error
 		if s.Standing, err = h.MFA.Standing(ctx, f.req.UserID, f.req.ID); err != nil {
@@ -98,6 +105,16 @@ func (h *Handler) state(ctx context.Context, f *flow) (State, error) {
 		}
 	}
 	return s, nil
+}
+
+// freshSkew is how much earlier than its sign-in's start a factor may have been proven and still count
+// as proven in it: the clocks of instances differ a little.
+const freshSkew = time.Minute
+
+// fresh reports whether factors recorded at authTime were proven in the sign-in created at created
+// (every step records its time; a carried-over SSO session keeps the time of its own sign-in).
+func fresh(authTime, created time.Time) bool {
+	return !authTime.IsZero() && !authTime.Before(created.Add(-freshSkew))
 }
 
 // stepURL is the page of step for the sign-in id.

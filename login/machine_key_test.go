@@ -2,6 +2,7 @@ package login
 
 import (
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/mfa"
 )
@@ -39,7 +40,7 @@ func TestNextWithKeys(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := State{SignedIn: true, Verdict: mfa.DecideFor(tc.factors, tc.demand), Standing: tc.standing, Proven: mfa.HasSecondFactor(tc.factors)}
+			s := State{SignedIn: true, Verdict: mfa.DecideFor(tc.factors, tc.demand), Standing: tc.standing, Proven: mfa.HasSecondFactor(tc.factors), Fresh: true}
 			if got := Next(s); got != tc.want {
 				t.Fatalf("Next = %v, want %v", got, tc.want)
 			}
@@ -53,5 +54,56 @@ func TestNextWithKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNextOnSessionFactors: factors carried over from an SSO session (not Fresh) add no key: a TOTP user
+// proves the code again first, a user without a second factor the password; the enrolment of an
+// authenticator app on a pre-policy session stays, without its "key instead".
+func TestNextOnSessionFactors(t *testing.T) {
+	pwd, otp := mfa.FactorPassword, mfa.FactorOTP
+	phrOnly := mfa.Demand{TenantMFA: true, Methods: []string{mfa.MethodWebAuthn}}
+	phrRequest := mfa.Demand{RequestMFA: true, RequestPHR: true}
+	tests := []struct {
+		name     string
+		factors  []string
+		demand   mfa.Demand
+		standing mfa.Standing
+		want     Step
+	}{
+		{"totp session, phr request: the code", []string{pwd, otp}, phrRequest, mfa.Standing{KeysOn: true, Enrolled: true}, StepCode},
+		{"totp session, phr only: the code", []string{pwd, otp}, phrOnly, mfa.Standing{KeysOn: true, Enrolled: true}, StepCode},
+		{"password session, phr request: the password", []string{pwd}, phrRequest, mfa.Standing{KeysOn: true}, StepPassword},
+		{"password session, phr only: the password", []string{pwd}, phrOnly, mfa.Standing{KeysOn: true}, StepPassword},
+		{"password session, policy: the app's enrolment", []string{pwd}, mfa.Demand{TenantMFA: true}, mfa.Standing{KeysOn: true}, StepEnrol},
+		{"key user's password session: the key", []string{pwd}, phrOnly, mfa.Standing{KeysOn: true, HasKey: true}, StepKey},
+		{"satisfying session: done", []string{pwd, otp}, mfa.Demand{TenantMFA: true}, mfa.Standing{}, StepDone},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := State{SignedIn: true, Verdict: mfa.DecideFor(tc.factors, tc.demand), Standing: tc.standing}
+			if got := Next(s); got != tc.want {
+				t.Fatalf("Next = %v, want %v", got, tc.want)
+			}
+			if s.Allows(StepAddKey) {
+				t.Errorf("a key may be added on the session's factors")
+			}
+		})
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		authTime time.Time
+		want     bool
+	}{
+		{"proven in the sign-in", now.Add(time.Second), true},
+		{"proven as it began", now, true},
+		{"another instance's clock a little behind", now.Add(-30 * time.Second), true},
+		{"a session's older sign-in", now.Add(-2 * time.Hour), false},
+		{"nothing proven", time.Time{}, false},
+	} {
+		if got := fresh(tc.authTime, now); got != tc.want {
+			t.Errorf("%s: fresh = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -77,8 +77,10 @@ func (h *Handler) start(c echo.Context) error {
 			case promptNone: // signed in, but the second factor is missing
 				h.AuthError(c.Response(), c.Request(), f.req, oidc.ErrInteractionRequired().WithDescription("the second factor is required"))
 				return nil
+			case step != StepPassword || keyNamed(f.req):
+				return h.goTo(c, f, step)
 			}
-			return h.goTo(c, f, step)
+			// The session's factors would add a key: the password again, in this sign-in (below).
 		}
 	}
 	if promptNone {

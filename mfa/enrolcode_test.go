@@ -103,6 +103,7 @@ func TestEnrolmentCodeExpires(t *testing.T) {
 	if err := f.st.ResetMFA(ctx, user.ID, &rec2, storage.AuditEvent{TenantID: f.tenant.ID, Action: "mfa.reset", TargetID: user.ID}); err != nil {
 		t.Fatal(err)
 	}
+	req = f.signIn(t, user) // the reset ended the sign-in in flight: the user signs in again
 	if _, err := f.svc.RedeemEnrolmentCode(ctx, user, req, plain, "Acme", Meta{}); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("the replaced code = %v, want ErrInvalidCode", err)
 	}

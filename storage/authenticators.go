@@ -255,6 +255,9 @@ func (s *Store) ResetMFA(ctx context.Context, userID string, code *EnrolmentCode
 				return translate("reset mfa", err)
 			}
 		}
+		if err := endSignInsInFlight(tx, userID, ""); err != nil {
+			return err
+		}
 		if code != nil {
 			r := enrolmentCodeRow{UserID: userID, TenantID: code.TenantID, CodeHash: code.CodeHash, CreatedBy: code.CreatedBy,
 				CreatedAt: utc(code.CreatedAt), ExpiresAt: utc(code.ExpiresAt)}

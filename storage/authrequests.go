@@ -139,3 +139,16 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, now time.Time) 
 	})
 	return n, translate("revoke grant", err)
 }
+
+// endSignInsInFlight ends the user's sign-ins that have not yielded tokens yet (no code redeemed), in
+// tx: wherever their sessions end because a factor was reset or removed or the password changed, a
+// sign-in that proved the old factors (parked at the provider's callback, or its code not yet
+// redeemed) must not finish afterwards. With factor, only the sign-ins that recorded it end. A sign-in
+// whose code was redeemed stays for tracing a replay; its tokens are revoked with the user's.
+func endSignInsInFlight(tx *gorm.DB, userID, factor string) error {
+	q := tx.Where("user_id = ? AND code_used_at IS NULL AND consumed_at IS NULL", userID)
+	if factor != "" {
+		q = q.Where("(' ' || factors || ' ') LIKE ?", "% "+factor+" %") // factors are space-separated words
+	}
+	return translate("end sign-ins in flight", q.Delete(&authRequestRow{}).Error)
+}

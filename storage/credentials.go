@@ -196,6 +196,9 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 			if err := endSessionsCarrying(tx, userID, []string{endSessionsWith}, ""); err != nil {
 				return translate("delete credential", err)
 			}
+			if err := endSignInsInFlight(tx, userID, endSessionsWith); err != nil {
+				return err
+			}
 		}
 		return addAudit(tx, ev)
 	})

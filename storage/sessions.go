@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CreateSession stores a new SSO session (its ID is the hash of the cookie value).
@@ -29,12 +31,23 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return translate("delete session", s.ctx(ctx).Where("id = ?", id).Delete(&sessionRow{}).Error)
 }
 
-// DeleteUserSessions ends every session of the user.
+// DeleteUserSessions ends every session of the user, and their sign-ins in flight (endSignInsInFlight).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	return translate("delete user sessions", s.ctx(ctx).Where("user_id = ?", userID).Delete(&sessionRow{}).Error)
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", userID).Delete(&sessionRow{}).Error; err != nil {
+			return translate("delete user sessions", err)
+		}
+		return endSignInsInFlight(tx, userID, "")
+	})
 }
 
-// DeleteOtherSessions ends every session of the user except keepID (the browser that asked).
+// DeleteOtherSessions ends every session of the user except keepID (the browser that asked), and their
+// sign-ins in flight (endSignInsInFlight).
 func (s *Store) DeleteOtherSessions(ctx context.Context, userID, keepID string) error {
-	return translate("delete other sessions", s.ctx(ctx).Where("user_id = ? AND id <> ?", userID, keepID).Delete(&sessionRow{}).Error)
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ? AND id <> ?", userID, keepID).Delete(&sessionRow{}).Error; err != nil {
+			return translate("delete other sessions", err)
+		}
+		return endSignInsInFlight(tx, userID, "")
+	})
 }

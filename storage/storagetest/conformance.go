@@ -43,6 +43,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"Authenticators", testAuthenticators},
 		{"AcceptStep", testAcceptStep},
 		{"ResetMFA", testResetMFA},
+		{"EndSignInsInFlight", testEndSignInsInFlight},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"Timezones", testTimezones},
 		{"Sweep", testSweep},

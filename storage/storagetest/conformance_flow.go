@@ -345,3 +345,69 @@ func testRevokeGrant(t *testing.T, st *storage.Store) {
 		t.Error("RevokeGrant revoked another grant's tokens")
 	}
 }
+
+// testEndSignInsInFlight: where a user's sessions end because a factor or the password changed, their
+// sign-ins that proved the old factors end too (whether waiting at the callback or holding a code not
+// yet redeemed); a redeemed sign-in stays (replay tracing), and other users' sign-ins are untouched.
+// Removing a key ends only the sign-ins that recorded it.
+func testEndSignInsInFlight(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	const hwk = "hwk"
+	signIn := func(u storage.User, factors []string) storage.AuthRequest {
+		t.Helper()
+		a := w.mustAuthRequest(t, st)
+		wantErr(t, "BindAuthRequest", st.BindAuthRequest(ctx, a.ID, "browser-"+a.ID), nil)
+		a.BrowserHash = "browser-" + a.ID
+		wantErr(t, "RecordLogin", st.RecordLogin(ctx, a, u.ID, factors, now()), nil)
+		return a
+	}
+	alive := func(what string, a storage.AuthRequest, want bool) {
+		t.Helper()
+		_, err := st.AuthRequestByID(ctx, a.ID)
+		if got := err == nil; got != want {
+			t.Errorf("%s: sign-in alive = %v (%v), want %v", what, got, err, want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		end  func(u storage.User) error
+	}{
+		{"DeleteUserSessions", func(u storage.User) error { return st.DeleteUserSessions(ctx, u.ID) }},
+		{"DeleteOtherSessions", func(u storage.User) error { return st.DeleteOtherSessions(ctx, u.ID, "kept") }},
+		{"ResetMFA", func(u storage.User) error {
+			return st.ResetMFA(ctx, u.ID, nil, storage.AuditEvent{TenantID: u.TenantID, Action: "mfa.reset", CreatedAt: now()})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
+			other := mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
+			parked := signIn(u, []string{factorPassword, factorOTP})
+			coded := signIn(u, []string{factorPassword, factorOTP})
+			wantErr(t, "SaveAuthCode", st.SaveAuthCode(ctx, coded.ID, "code-"+coded.ID, now().Add(time.Minute)), nil)
+			redeemed := signIn(u, []string{factorPassword})
+			wantErr(t, "SaveAuthCode", st.SaveAuthCode(ctx, redeemed.ID, "code-"+redeemed.ID, now().Add(time.Minute)), nil)
+			_, err := st.ConsumeCode(ctx, "code-"+redeemed.ID, now())
+			wantErr(t, "ConsumeCode", err, nil)
+			others := signIn(other, []string{factorPassword})
+
+			wantErr(t, tc.name, tc.end(u), nil)
+			alive("parked at the callback", parked, false)
+			alive("code not redeemed", coded, false)
+			alive("code redeemed", redeemed, true)
+			alive("another user's", others, true)
+		})
+	}
+	t.Run("DeleteCredential", func(t *testing.T) {
+		u := mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
+		c, err := st.CreateCredential(ctx, storage.WebAuthnCredential{CredentialID: []byte(storage.NewID()), UserID: u.ID, TenantID: u.TenantID,
+			PublicKey: []byte("pk"), Name: "key", CreatedAt: now()})
+		wantErr(t, "CreateCredential", err, nil)
+		withKey := signIn(u, []string{factorPassword, hwk})
+		withCode := signIn(u, []string{factorPassword, factorOTP})
+		wantErr(t, "DeleteCredential", st.DeleteCredential(ctx, u.ID, c.ID, hwk,
+			storage.AuditEvent{TenantID: u.TenantID, Action: "mfa.key_removed", CreatedAt: now()}), nil)
+		alive("signed in with a key", withKey, false)
+		alive("signed in with a code", withCode, true)
+	})
+}
