@@ -216,6 +216,11 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 		if err := endSessionsCarrying(tx, p.UserID, act.EndSessionsWith, act.KeepSession); err != nil {
 			return translate("activate authenticator", err)
 		}
+		for _, f := range act.EndSessionsWith { // and the sign-ins in flight that proved the old app
+			if err := endSignInsInFlight(tx, p.UserID, f); err != nil {
+				return err
+			}
+		}
 		return act.Record.write(tx)
 	})
 	return out, err

@@ -51,6 +51,20 @@ func (w enrolWorld) signIn(t *testing.T, st *storage.Store) string {
 	return a.ID
 }
 
+// signedIn is a sign-in in flight of the user that recorded factors (no code issued yet).
+func (w enrolWorld) signedIn(t *testing.T, st *storage.Store, factors ...string) string {
+	t.Helper()
+	a := storage.AuthRequest{ID: storage.NewID(), TenantID: w.ten.ID, ClientID: w.cl.ID, RedirectURI: "https://app.example/cb",
+		ResponseType: "code", CreatedAt: w.now, ExpiresAt: w.now.Add(time.Hour), UserID: w.u.ID, Factors: factors, AuthTime: w.now}
+	if err := st.CreateAuthRequest(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.AuthRequestByID(context.Background(), a.ID); err != nil || got.UserID != w.u.ID || len(got.Factors) != len(factors) {
+		t.Fatalf("sign-in in flight %+v %v", got, err)
+	}
+	return a.ID
+}
+
 func (w enrolWorld) session(t *testing.T, st *storage.Store, factors ...string) string {
 	t.Helper()
 	s := storage.Session{ID: storage.NewID(), TenantID: w.ten.ID, UserID: w.u.ID, Factors: factors, AuthTime: w.now,
@@ -112,6 +126,7 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		withRec := w.session(t, st, "pwd", "rec")
 		withKey := w.session(t, st, "pwd", "hwk")
 		here := w.session(t, st, "pwd", "otp")
+		flightOTP, flightKey := w.signedIn(t, st, "pwd", "otp"), w.signedIn(t, st, "pwd", "hwk")
 		mine := w.pending(t, st, "", here, "new app")
 		if err := st.CreatePendingEnrolment(ctx, storage.PendingEnrolment{SessionID: here, UserID: w.u.ID, TenantID: w.ten.ID,
 			SecretSealed: []byte("another"), CreatedAt: w.now}); !errors.Is(err, storage.ErrAlreadyExists) {
@@ -158,6 +173,12 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		codes, err := st.UnusedRecoveryCodes(ctx, w.u.ID)
 		if err != nil || len(codes) != 1 || codes[0].Hash != "new-1" {
 			t.Errorf("recovery codes after replacing: %+v %v", codes, err)
+		}
+		// A sign-in in flight that proved the old app's code ends with its sessions; one with a key stays.
+		for id, want := range map[string]bool{flightOTP: false, flightKey: true} {
+			if _, err := st.AuthRequestByID(ctx, id); (err == nil) != want {
+				t.Errorf("sign-in in flight %s after replacing: %v, want kept %v", id, err, want)
+			}
 		}
 		for id, want := range map[string]bool{withOTP: false, withRec: false, withKey: true, here: true} {
 			if _, err := st.SessionByID(ctx, id); (err == nil) != want {
