@@ -82,7 +82,7 @@ func (h *Handler) removeKey(c echo.Context) error {
 	ev := storage.AuditEvent{TenantID: a.tenant.ID, ActorID: a.id, TargetID: a.id, Action: mfa.AuditKeyRemoved, Address: c.RealIP(),
 		CreatedAt: h.Now(), Detail: map[string]any{"credential": id, "name": name}}
 	// Sessions signed in with a key end: the removed key may be the one they used (lost or stolen).
-	if err := h.Store.DeleteCredential(ctx, a.id, id, mfa.FactorHardwareKey, ev); err != nil {
+	if err := h.Store.DeleteCredential(ctx, a.id, id, mfa.FactorHardwareKey, mfa.AMRHardwareKey, ev); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, accountURL+"#keys")

@@ -22,7 +22,7 @@ type Store interface {
 	// The account page's passkeys and security keys: the user's own, by user id.
 	CredentialsByUser(ctx context.Context, userID string) ([]storage.WebAuthnCredential, error)
 	RenameCredential(ctx context.Context, userID, id, name string) error
-	DeleteCredential(ctx context.Context, userID, id, endSessionsWith string, ev storage.AuditEvent) error
+	DeleteCredential(ctx context.Context, userID, id, endSessionsWith, revokeAMR string, ev storage.AuditEvent) error
 }
 
 var _ Store = (*storage.Store)(nil)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
@@ -78,9 +80,9 @@ func (m *mfaEnv) codeSignIn(t *testing.T, code string) (*apptest.Attempt, *appte
 }
 
 // recoverySignIn signs in to the app with the password and a recovery code.
-func (m *mfaEnv) recoverySignIn(t *testing.T, b *apptest.Browser, code string) (*apptest.Attempt, *apptest.Page) {
+func (m *mfaEnv) recoverySignIn(t *testing.T, b *apptest.Browser, code string, opts ...oauth2.AuthCodeOption) (*apptest.Attempt, *apptest.Page) {
 	t.Helper()
-	a, p := m.password(t, b)
+	a, p := m.password(t, b, opts...)
 	p = b.Get(m.env.URL + "/login/recovery?authRequestID=" + url.QueryEscape(p.URL.Query().Get("authRequestID")))
 	return a, b.Submit(p, "/login/recovery", map[string]string{"code": code})
 }
@@ -174,8 +176,11 @@ func TestAccountReplaceApp(t *testing.T) {
 		withCode := m.env.NewBrowser()
 		m.accountWithCode(t, withCode, oldSecret)
 		withRecovery := m.env.NewBrowser()
-		a, p := m.recoverySignIn(t, withRecovery, oldCodes[0])
-		a.Code(t, p)
+		a, p := m.recoverySignIn(t, withRecovery, oldCodes[0], oauth2.SetAuthURLParam("scope", "openid offline_access"))
+		oldTok, err := m.rp.Exchange(a.Code(t, p), a)
+		if err != nil || oldTok.RefreshToken == "" {
+			t.Fatalf("tokens of the recovery-code sign-in: %v %+v", err, oldTok)
+		}
 
 		b := m.env.NewBrowser()
 		p = m.accountWithCode(t, b, oldSecret)
@@ -208,6 +213,10 @@ func TestAccountReplaceApp(t *testing.T) {
 		}
 		if m.signedIn(t, withRecovery) {
 			t.Error("a session signed in with an old recovery code survived the replacement")
+		}
+		// Its app's refresh token went with the old app too.
+		if _, err := m.rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: oldTok.RefreshToken}).Token(); err == nil {
+			t.Error("a refresh token of a sign-in with an old recovery code still works after the replacement")
 		}
 
 		m.env.Clock.Advance(30 * time.Second)

@@ -92,7 +92,7 @@ func TestKeyRemovalEndsSignInsInFlight(t *testing.T) {
 		if err != nil || len(creds) != 1 {
 			t.Fatalf("keys %v %v", creds, err)
 		}
-		if err := st.DeleteCredential(ctx, m.user.ID, creds[0].ID, mfa.FactorHardwareKey,
+		if err := st.DeleteCredential(ctx, m.user.ID, creds[0].ID, mfa.FactorHardwareKey, mfa.AMRHardwareKey,
 			storage.AuditEvent{TenantID: m.ten.ID, Action: mfa.AuditKeyRemoved, CreatedAt: m.env.Clock.Now()}); err != nil {
 			t.Fatal(err)
 		}

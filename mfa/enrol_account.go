@@ -74,7 +74,8 @@ func (s *Service) ConfirmAccountEnrolment(ctx context.Context, user storage.User
 	act := storage.Activation{}
 	detail := map[string]any{"factor": FactorOTP, "ceremony": CeremonyAccount}
 	if err == nil && old.State == storage.AuthenticatorActive {
-		act = storage.Activation{Replaces: old.ID, EndSessionsWith: []string{FactorOTP, FactorRecoveryCode}, KeepSession: sessionID}
+		act = storage.Activation{Replaces: old.ID, EndSessionsWith: []string{FactorOTP, FactorRecoveryCode}, KeepSession: sessionID,
+			RevokeAMR: []string{AMROTP, AMRKBA}}
 		detail["replaced"] = true
 	}
 	return s.confirm(ctx, user, func() (storage.PendingEnrolment, error) { return s.Store.SessionPendingEnrolment(ctx, sessionID) },

@@ -159,6 +159,9 @@ type Activation struct {
 	// the replaced app's code), except KeepSession (the browser that replaced it).
 	EndSessionsWith []string
 	KeepSession     string
+	// RevokeAMR: the user's live tokens whose amr holds any of these values are revoked (those issued
+	// to sign-ins with the replaced app's codes).
+	RevokeAMR []string
 }
 
 // ActivateAuthenticator turns a pending enrolment into the user's active authenticator, in one
@@ -220,6 +223,9 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 			if err := endSignInsInFlight(tx, p.UserID, f); err != nil {
 				return err
 			}
+		}
+		if err := revokeTokensWithAMR(tx, p.UserID, act.RevokeAMR, now); err != nil {
+			return err
 		}
 		return act.Record.write(tx)
 	})

@@ -181,9 +181,10 @@ func (s *Store) RenameCredential(ctx context.Context, userID, id, name string) e
 
 // DeleteCredential removes the user's credential id with its audit event; ErrNotFound if the user has
 // no such credential.
-// With endSessionsWith, the user's SSO sessions that carry that factor end in the same transaction: a
-// sign-in made with a removed key must not keep the level the key gave it.
-func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWith string, ev AuditEvent) error {
+// With endSessionsWith, the user's SSO sessions and sign-ins in flight that carry that factor end in the
+// same transaction, and with revokeAMR the user's tokens whose amr holds it are revoked (at ev's time):
+// a sign-in made with a removed key must not keep the level, or the access, the key gave it.
+func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWith, revokeAMR string, ev AuditEvent) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&webauthnCredentialRow{})
 		if res.Error != nil {
@@ -197,6 +198,15 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 				return translate("delete credential", err)
 			}
 			if err := endSignInsInFlight(tx, userID, endSessionsWith); err != nil {
+				return err
+			}
+		}
+		if revokeAMR != "" {
+			now := ev.CreatedAt
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if err := revokeTokensWithAMR(tx, userID, []string{revokeAMR}, now); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,15 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		withKey := w.session(t, st, "pwd", "hwk")
 		here := w.session(t, st, "pwd", "otp")
 		flightOTP, flightKey := w.signedIn(t, st, "pwd", "otp"), w.signedIn(t, st, "pwd", "hwk")
+		tokens := map[string]bool{} // access token id: revoked by the replacement
+		for amr, revoked := range map[string]bool{"pwd otp mfa": true, "pwd kba mfa": true, "pwd hwk mfa": false, "pwd": false} {
+			at := storage.AccessToken{ID: storage.NewID(), GrantID: storage.NewID(), TenantID: w.ten.ID, ClientID: w.cl.ID, Subject: w.u.ID,
+				Scopes: []string{"openid"}, Audience: []string{w.cl.ID}, AMR: strings.Fields(amr), CreatedAt: w.now, ExpiresAt: w.now.Add(time.Hour)}
+			if err := st.CreateTokens(ctx, at, nil); err != nil {
+				t.Fatal(err)
+			}
+			tokens[at.ID] = revoked
+		}
 		mine := w.pending(t, st, "", here, "new app")
 		if err := st.CreatePendingEnrolment(ctx, storage.PendingEnrolment{SessionID: here, UserID: w.u.ID, TenantID: w.ten.ID,
 			SecretSealed: []byte("another"), CreatedAt: w.now}); !errors.Is(err, storage.ErrAlreadyExists) {
@@ -144,7 +154,7 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		ev := storage.AuditEvent{TenantID: w.ten.ID, ActorID: w.u.ID, TargetID: w.u.ID, Action: "mfa.enrolment_confirmed", CreatedAt: w.now,
 			Detail: map[string]any{"replaced": true}}
 		act := storage.Activation{PendingID: mine.ID, Step: 200, Now: w.now, Codes: []storage.RecoveryCode{{Hash: "new-1"}},
-			EndSessionsWith: []string{"otp", "rec"}, KeepSession: here, Record: storage.Record{Audit: &ev}}
+			EndSessionsWith: []string{"otp", "rec"}, KeepSession: here, RevokeAMR: []string{"otp", "kba"}, Record: storage.Record{Audit: &ev}}
 
 		// Without naming the app it replaces, or naming another, nothing happens.
 		for _, replaces := range []string{"", storage.NewID()} {
@@ -173,6 +183,12 @@ func TestSessionEnrolmentReplace(t *testing.T) {
 		codes, err := st.UnusedRecoveryCodes(ctx, w.u.ID)
 		if err != nil || len(codes) != 1 || codes[0].Hash != "new-1" {
 			t.Errorf("recovery codes after replacing: %+v %v", codes, err)
+		}
+		for id, revoked := range tokens {
+			at, err := st.AccessTokenByID(ctx, id)
+			if err != nil || (at.RevokedAt != nil) != revoked {
+				t.Errorf("token with amr %v after replacing: revoked %v (%v), want %v", at.AMR, at.RevokedAt != nil, err, revoked)
+			}
 		}
 		// A sign-in in flight that proved the old app's code ends with its sessions; one with a key stays.
 		for id, want := range map[string]bool{flightOTP: false, flightKey: true} {

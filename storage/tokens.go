@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"strings"
 	"context"
 	"time"
 
@@ -97,6 +98,28 @@ func (s *Store) RevokeUserTokens(ctx context.Context, subject string, now time.T
 		return translate("revoke user tokens",
 			tx.Model(&refreshTokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", utc(now)).Error)
 	})
+}
+
+// revokeTokensWithAMR revokes, in tx, the subject's live access and refresh tokens whose amr holds any
+// of amr: the tokens of sign-ins made with a factor that is gone (a removed key, a replaced app) must
+// not outlive it. amr values are stored space-separated; each is matched as a whole word.
+func revokeTokensWithAMR(tx *gorm.DB, subject string, amr []string, now time.Time) error {
+	if len(amr) == 0 {
+		return nil
+	}
+	likes := make([]string, len(amr))
+	args := []any{subject}
+	for i, v := range amr {
+		likes[i] = "(' ' || amr || ' ') LIKE ?"
+		args = append(args, "% "+v+" %")
+	}
+	where := "subject = ? AND revoked_at IS NULL AND (" + strings.Join(likes, " OR ") + ")"
+	for _, m := range []any{&accessTokenRow{}, &refreshTokenRow{}} {
+		if err := tx.Model(m).Where(where, args...).Update("revoked_at", utc(now)).Error; err != nil {
+			return translate("revoke tokens", err)
+		}
+	}
+	return nil
 }
 
 // RefreshTokenByID returns the refresh token record with that id.

@@ -405,9 +405,31 @@ func testEndSignInsInFlight(t *testing.T, st *storage.Store) {
 		wantErr(t, "CreateCredential", err, nil)
 		withKey := signIn(u, []string{factorPassword, hwk})
 		withCode := signIn(u, []string{factorPassword, factorOTP})
-		wantErr(t, "DeleteCredential", st.DeleteCredential(ctx, u.ID, c.ID, hwk,
+		// Tokens of a key sign-in are revoked with the key; tokens of a code sign-in stay.
+		keyAT, keyRT := tokenPair("grant-key-"+u.ID, u, w.client.ID, now().Add(24*time.Hour))
+		keyAT.AMR, keyRT.AMR = []string{"hwk", "user", "mfa"}, []string{"hwk", "user", "mfa"}
+		wantErr(t, "CreateTokens", st.CreateTokens(ctx, keyAT, &keyRT), nil)
+		codeAT, codeRT := tokenPair("grant-code-"+u.ID, u, w.client.ID, now().Add(24*time.Hour))
+		codeAT.AMR, codeRT.AMR = []string{"pwd", "otp", "mfa"}, []string{"pwd", "otp", "mfa"}
+		wantErr(t, "CreateTokens", st.CreateTokens(ctx, codeAT, &codeRT), nil)
+		wantErr(t, "DeleteCredential", st.DeleteCredential(ctx, u.ID, c.ID, hwk, "hwk",
 			storage.AuditEvent{TenantID: u.TenantID, Action: "mfa.key_removed", CreatedAt: now()}), nil)
 		alive("signed in with a key", withKey, false)
 		alive("signed in with a code", withCode, true)
+		for _, tc := range []struct {
+			name    string
+			at      storage.AccessToken
+			rt      storage.RefreshToken
+			revoked bool
+		}{{"key sign-in", keyAT, keyRT, true}, {"code sign-in", codeAT, codeRT, false}} {
+			gotAT, err := st.AccessTokenByID(ctx, tc.at.ID)
+			wantErr(t, "AccessTokenByID", err, nil)
+			gotRT, err := st.RefreshTokenByHash(ctx, tc.rt.TokenHash)
+			wantErr(t, "RefreshTokenByHash", err, nil)
+			if (gotAT.RevokedAt != nil) != tc.revoked || (gotRT.RevokedAt != nil) != tc.revoked {
+				t.Errorf("%s tokens after the key's removal: access revoked %v, refresh revoked %v, want %v",
+					tc.name, gotAT.RevokedAt != nil, gotRT.RevokedAt != nil, tc.revoked)
+			}
+		}
 	})
 }
