@@ -1,8 +1,8 @@
 package storage
 
 import (
-	"strings"
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
