@@ -3,7 +3,6 @@ package op
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -86,40 +85,18 @@ func (h *handler) loopbackRedirectAllowed(ctx context.Context, clientID, redirec
 	return loopbackRedirectMatches(c.RedirectURIs, redirectURI)
 }
 
-// challengeWriter adds the authentication challenge that the library leaves out of its 401 answers:
-// Basic where clients authenticate (RFC 6749 §5.2), Bearer at userinfo (RFC 6750 §3). At userinfo a
-// token that was sent but is dead (the library answers 401, or 403 once storage refuses it: revoked,
-// expired, user disabled) becomes 401 invalid_token.
+// challengeWriter adds the authentication challenge that the library leaves out of its 401 answers
+// where clients authenticate (RFC 6749 §5.2).
 type challengeWriter struct {
 	http.ResponseWriter
 	challenge string
-	bearer    bool // userinfo
-	invalid   bool // a token was sent
-	replaced  bool // the library's body is dropped
 }
 
 func (cw *challengeWriter) WriteHeader(code int) {
-	switch {
-	case cw.bearer && cw.invalid && (code == http.StatusUnauthorized || code == http.StatusForbidden):
-		h := cw.Header()
-		h.Del("Content-Length")
-		h.Set("Content-Type", "application/json")
-		h.Set("WWW-Authenticate", cw.challenge)
-		cw.replaced = true
-		cw.ResponseWriter.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(cw.ResponseWriter, `{"error":"invalid_token","error_description":"the access token is invalid, expired or revoked"}`)
-		return
-	case code == http.StatusUnauthorized && cw.Header().Get("WWW-Authenticate") == "":
+	if code == http.StatusUnauthorized && cw.Header().Get("WWW-Authenticate") == "" {
 		cw.Header().Set("WWW-Authenticate", cw.challenge)
 	}
 	cw.ResponseWriter.WriteHeader(code)
-}
-
-func (cw *challengeWriter) Write(b []byte) (int, error) {
-	if cw.replaced {
-		return len(b), nil
-	}
-	return cw.ResponseWriter.Write(b)
 }
 
 func (cw *challengeWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }

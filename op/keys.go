@@ -272,3 +272,18 @@ func (k *Keys) KeySet(ctx context.Context) ([]oidcop.Key, error) {
 	_, p, err := k.load(ctx)
 	return p, err
 }
+
+// PublicKey returns the published key with id kid and its algorithm; ok is false when no published
+// key has that id (never made by us, or retired past its overlap).
+func (k *Keys) PublicKey(ctx context.Context, kid string) (key crypto.PublicKey, alg jose.SignatureAlgorithm, ok bool, err error) {
+	_, public, err := k.load(ctx)
+	if err != nil {
+		return nil, "", false, err
+	}
+	for _, p := range public {
+		if p.ID() == kid {
+			return p.Key(), p.Algorithm(), true, nil
+		}
+	}
+	return nil, "", false, nil
+}

@@ -77,6 +77,7 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
 	h := &handler{op: p, st: st, route: route}
+	h.userinfoCORS = cors.New(*p.CORSOptions()).Handler(http.HandlerFunc(h.userinfo)) // as the library's routes
 	return &Provider{OP: p, Handler: h, Storage: st}, nil
 }
 
@@ -98,6 +99,9 @@ type handler struct {
 
 	mu        sync.Mutex
 	discovery cachedDoc // the discovery document as last served
+
+	userinfoCORS http.Handler // h.userinfo behind the library's CORS handling (userinfo.go)
+	tokens       tokenCache   // access tokens whose signature verified (userinfo.go)
 }
 
 // cachedDoc is a serialised document and what it was built from.
@@ -187,12 +191,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.SetBasicAuth(url.QueryEscape(r.Form.Get("client_id")), url.QueryEscape(r.Form.Get("client_secret")))
 		}
 	case h.op.UserinfoEndpoint().Relative():
-		cw := &challengeWriter{ResponseWriter: w, bearer: true, challenge: `Bearer realm="` + h.op.IssuerFromRequest(r) + `"`}
-		if r.Header.Get("Authorization") != "" || (r.ParseForm() == nil && r.Form.Get("access_token") != "") {
-			cw.challenge += `, error="invalid_token"`
-			cw.invalid = true
-		}
-		w = cw
+		h.route(r.Context(), r.URL.Path)
+		h.userinfoCORS.ServeHTTP(w, r)
+		return
 	}
 	h.op.ServeHTTP(w, r)
 }

@@ -34,7 +34,8 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 	return nil
 }
 
-// SetUserinfoFromToken answers /userinfo for a live, unrevoked access token.
+// SetUserinfoFromToken is the library's userinfo answer for a live, unrevoked access token. The provider
+// handler serves /userinfo itself (userinfo.go) with the same checks; this stays for the storage contract.
 func (s *Storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
 	// One read of the token row and its user, every call: revocation and a disabled user count at once.
 	at, u, err := s.Store.AccessTokenWithUser(ctx, tokenID)
@@ -52,7 +53,8 @@ func (s *Storage) setUserinfo(ctx context.Context, ui *oidc.UserInfo, subject st
 	return userinfoOf(ui, u, scopes)
 }
 
-// userinfoOf fills the user claims the scopes grant; a disabled user has none.
+// userinfoOf fills the user claims the scopes grant; a disabled user has none. userinfoClaimsOf
+// (userinfo.go) releases the same for /userinfo (a test holds them equal).
 func userinfoOf(ui *oidc.UserInfo, u storage.User, scopes []string) error {
 	if u.Disabled {
 		return errors.New("userinfo: user disabled")

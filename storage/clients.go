@@ -26,12 +26,18 @@ func (s *Store) CreateClient(ctx context.Context, c Client) (Client, error) {
 
 // ClientByID returns the client with that id.
 func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
-	var r clientRow
-	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return Client{}, translate("client by id", err)
+	// Read by every token, introspection and revocation request: database/sql, not gorm (hotpaths.go).
+	r := clientRow{ID: id}
+	err := s.queryRow(ctx, clientByIDSQL, id).Scan(&r.TenantID, &r.Name, &r.SecretHash, &r.Public, &r.RedirectURIs,
+		&r.PostLogoutURIs, &r.Grants, &r.Scopes, &r.Admin, &r.IDTokenAlg, &r.CreatedAt)
+	if err != nil {
+		return Client{}, rowErr("client by id", err)
 	}
 	return clientFromRow(r), nil
 }
+
+const clientByIDSQL = `SELECT tenant_id, name, secret_hash, public, redirect_uris, post_logout_uris, grants, scopes, admin,
+ id_token_signed_response_alg, created_at FROM clients WHERE id = ?`
 
 // ListClients returns the tenant's clients ordered by name; an empty tenantID lists all.
 func (s *Store) ListClients(ctx context.Context, tenantID string) ([]Client, error) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // The reads below answer the provider's busiest endpoints (userinfo, the refresh grant) with one query
@@ -17,21 +20,75 @@ import (
 
 // queryRow runs one single-row query; q is written with '?' placeholders.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if s.dialect == DialectPostgres {
-		var b strings.Builder
-		n := 0
-		for _, r := range q {
-			if r == '?' {
-				n++
-				b.WriteString("$")
-				b.WriteString(string(rune('0' + n))) // at most 9 arguments here
-				continue
-			}
-			b.WriteRune(r)
-		}
-		q = b.String()
+	return s.db.Statement.ConnPool.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// rebind turns the '?' placeholders of q into PostgreSQL's $1, $2, ... (none of our SQL has a '?'
+// elsewhere).
+func (s *Store) rebind(q string) string {
+	if s.dialect != DialectPostgres {
+		return q
 	}
-	return s.db.Statement.ConnPool.QueryRowContext(ctx, q, args...)
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// sqlTx runs fn in a database/sql transaction, retried like inTx on a serialization failure; on a
+// Store bound to a transaction (InTx), in that transaction. Errors come translated (op names them).
+func (s *Store) sqlTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if tx, ok := s.db.Statement.ConnPool.(*sql.Tx); ok {
+		return s.translateSQL(op, fn(tx))
+	}
+	return s.translateSQL(op, s.retried(ctx, func() error {
+		tx, err := s.sqlDB.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}))
+}
+
+// retried runs fn again (as inTx does) while it fails with a serialization failure, unless the Store
+// is bound to a transaction: then the whole transaction is retried by its owner.
+func (s *Store) retried(ctx context.Context, fn func() error) error {
+	if _, ok := s.db.Statement.ConnPool.(*sql.Tx); ok {
+		return fn()
+	}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = fn(); !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// translateSQL maps a database/sql error to our sentinels as gorm's TranslateError does.
+func (s *Store) translateSQL(op string, err error) error {
+	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok && err != nil && !errors.Is(err, ErrConflict) {
+		err = t.Translate(err)
+	}
+	return translate(op, err)
 }
 
 func rowErr(op string, err error) error {
@@ -93,4 +150,111 @@ func nullTime(t sql.NullTime) *time.Time {
 	}
 	u := t.Time.UTC()
 	return &u
+}
+
+// The writes of the code exchange and the refresh grant: plain SQL on database/sql, no reflection. On
+// SQLite, the statements of one transaction; on PostgreSQL one statement (data-modifying WITH, which
+// PostgreSQL-compatible distributed databases also run), so one round trip instead of five: each costs
+// the provider a write and a read system call and a wake-up.
+
+const (
+	accessTokenColumns  = `id, grant_id, tenant_id, client_id, subject, scopes, audience, amr, acr, auth_time, created_at, expires_at, revoked_at`
+	refreshTokenColumns = `id, token_hash, grant_id, tenant_id, client_id, subject, scopes, audience, amr, acr, auth_time, created_at,
+ expires_at, used_at, revoked_at`
+	// 13 and 15 values, in the order of the columns.
+	accessTokenValues  = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+	refreshTokenValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+	insertAccessTokenSQL  = `INSERT INTO access_tokens (` + accessTokenColumns + `) VALUES (` + accessTokenValues + `)`
+	insertRefreshTokenSQL = `INSERT INTO refresh_tokens (` + refreshTokenColumns + `) VALUES (` + refreshTokenValues + `)`
+	spendRefreshTokenSQL  = `UPDATE refresh_tokens SET used_at = ?
+ WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
+
+	// PostgreSQL: the same in one statement. Parameters: the access token's 13, then the refresh
+	// token's 15, then (rotation) now and the old token's hash.
+	pgAccessTokenValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz, $11::timestamptz, $12::timestamptz,
+ $13::timestamptz`
+	pgRefreshTokenValues = `$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24::timestamptz, $25::timestamptz,
+ $26::timestamptz, $27::timestamptz, $28::timestamptz`
+	pgCreateTokensSQL = `WITH a AS (INSERT INTO access_tokens (` + accessTokenColumns + `) VALUES (` + pgAccessTokenValues + `))
+ INSERT INTO refresh_tokens (` + refreshTokenColumns + `) VALUES (` + pgRefreshTokenValues + `)`
+	// The compare-and-set: both inserts take their one row from the spent token, so nothing is stored
+	// unless the update changed exactly that row; a concurrent rotation of the same token waits for this
+	// one and then finds it used.
+	pgRotateSQL = `WITH spent AS (UPDATE refresh_tokens SET used_at = $29::timestamptz
+ WHERE token_hash = $30 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $29::timestamptz RETURNING 1),
+ a AS (INSERT INTO access_tokens (` + accessTokenColumns + `) SELECT ` + pgAccessTokenValues + ` FROM spent)
+ INSERT INTO refresh_tokens (` + refreshTokenColumns + `) SELECT ` + pgRefreshTokenValues + ` FROM spent`
+)
+
+func accessTokenArgs(at AccessToken) []any {
+	a := accessTokenToRow(at)
+	return []any{a.ID, a.GrantID, a.TenantID, a.ClientID, a.Subject, a.Scopes, a.Audience, a.AMR, a.ACR, a.AuthTime, a.CreatedAt, a.ExpiresAt,
+		a.RevokedAt}
+}
+
+func refreshTokenArgs(rt RefreshToken) []any {
+	r := refreshTokenToRow(rt)
+	return []any{r.ID, r.TokenHash, r.GrantID, r.TenantID, r.ClientID, r.Subject, r.Scopes, r.Audience, r.AMR, r.ACR, r.AuthTime, r.CreatedAt, r.ExpiresAt,
+		r.UsedAt, r.RevokedAt}
+}
+
+// CreateTokens stores an access token and, when rt is not nil, a refresh token, at once.
+func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshToken) error {
+	if s.dialect == DialectPostgres && rt != nil {
+		args := append(accessTokenArgs(at), refreshTokenArgs(*rt)...)
+		return s.translateSQL("create tokens", s.retried(ctx, func() error {
+			_, err := s.db.Statement.ConnPool.ExecContext(ctx, pgCreateTokensSQL, args...)
+			return err
+		}))
+	}
+	return s.sqlTx(ctx, "create tokens", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertAccessTokenSQL), accessTokenArgs(at)...); err != nil || rt == nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.rebind(insertRefreshTokenSQL), refreshTokenArgs(*rt)...)
+		return err
+	})
+}
+
+// RotateRefreshToken spends the old refresh token (compare-and-set: unused, unrevoked, unexpired) and
+// stores its successor and the new access token, at once. A token that was already used or revoked
+// gets ErrConflict: the caller treats that as theft and revokes the family.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at AccessToken, rt RefreshToken) error {
+	if s.dialect == DialectPostgres {
+		args := append(append(accessTokenArgs(at), refreshTokenArgs(rt)...), utc(now), oldHash)
+		return s.translateSQL("rotate refresh token", s.retried(ctx, func() error {
+			res, err := s.db.Statement.ConnPool.ExecContext(ctx, pgRotateSQL, args...)
+			if err != nil {
+				return err
+			}
+			return spentOne(res)
+		}))
+	}
+	return s.sqlTx(ctx, "rotate refresh token", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, spendRefreshTokenSQL, utc(now), oldHash, utc(now))
+		if err == nil {
+			err = spentOne(res)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, insertRefreshTokenSQL, refreshTokenArgs(rt)...)
+		return err
+	})
+}
+
+// spentOne is nil when the statement changed one row, else ErrConflict.
+func spentOne(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return ErrConflict
+	}
+	return nil
 }

@@ -27,21 +27,6 @@ func refreshTokenToRow(t RefreshToken) refreshTokenRow {
 		RevokedAt: utcPtr(t.RevokedAt)}
 }
 
-// CreateTokens stores an access token and, when rt is not nil, a refresh token, in one transaction.
-func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshToken) error {
-	return s.inTx(ctx, func(tx *gorm.DB) error {
-		ar := accessTokenToRow(at)
-		if err := tx.Create(&ar).Error; err != nil {
-			return translate("create access token", err)
-		}
-		if rt == nil {
-			return nil
-		}
-		rr := refreshTokenToRow(*rt)
-		return translate("create refresh token", tx.Create(&rr).Error)
-	})
-}
-
 // AccessTokenByID returns the access token record.
 func (s *Store) AccessTokenByID(ctx context.Context, id string) (AccessToken, error) {
 	var r accessTokenRow
@@ -65,28 +50,6 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (RefreshTok
 		return RefreshToken{}, translate("refresh token by hash", err)
 	}
 	return refreshTokenFromRow(r), nil
-}
-
-// RotateRefreshToken spends the old refresh token (compare-and-set: unused, unrevoked, unexpired) and
-// stores its successor and the new access token, in one transaction. A token that was already used
-// or revoked gets ErrConflict: the caller treats that as theft and revokes the family.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at AccessToken, rt RefreshToken) error {
-	return s.inTx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&refreshTokenRow{}).
-			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", oldHash, utc(now)).
-			Update("used_at", utc(now))
-		if res.Error != nil {
-			return translate("rotate refresh token", res.Error)
-		}
-		if res.RowsAffected != 1 {
-			return translate("rotate refresh token", ErrConflict)
-		}
-		ar, rr := accessTokenToRow(at), refreshTokenToRow(rt)
-		if err := tx.Create(&ar).Error; err != nil {
-			return translate("rotate refresh token", err)
-		}
-		return translate("rotate refresh token", tx.Create(&rr).Error)
-	})
 }
 
 // RevokeUserTokens revokes every token of the subject (used when an admin resets a user's MFA or disables it).
