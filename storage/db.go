@@ -29,6 +29,7 @@ const (
 type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
+	reader  *sql.DB // SQLite: read-only connections beside the single writer, for the hot reads; else nil
 	dialect string
 	log     *slog.Logger
 }
@@ -63,6 +64,7 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 	}
 	s := &Store{log: log}
 	var err error
+	readerDSN := ""
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = DialectPostgres
@@ -86,7 +88,14 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		// The path goes into a file: URI, where '#' and '%' have a meaning: escape it.
-		s.db, err = gorm.Open(sqlite.Open("file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode()), cfg)
+		file := "file:" + (&url.URL{Path: path}).EscapedPath()
+		s.db, err = gorm.Open(sqlite.Open(file+"?"+q.Encode()), cfg)
+		if path != ":memory:" && !strings.Contains(dsn, "mode=memory") { // another connection sees another database
+			r := url.Values{}
+			r.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+			r.Add("_pragma", "query_only(1)")
+			readerDSN = file + "?" + r.Encode()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", s.dialect, err)
@@ -97,7 +106,7 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 	}
 	if s.dialect == DialectSQLite {
 		// One connection serialises writes, so concurrent sign-ins queue instead of failing with
-		// "database is locked"; SQLite reads are fast enough that this is not the bottleneck.
+		// "database is locked". The hottest reads have their own read-only connections (below).
 		s.sqlDB.SetMaxOpenConns(1)
 	} else {
 		s.sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
@@ -107,6 +116,19 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 	if err := s.sqlDB.PingContext(ctx); err != nil {
 		s.sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)
+	}
+	if readerDSN != "" {
+		// WAL lets these read while the writer writes: the hot reads (hotpaths.go) no longer queue
+		// behind write transactions. Each query sees every transaction committed before it began.
+		if s.reader, err = sql.Open(sqlite.DriverName, readerDSN); err == nil {
+			s.reader.SetMaxOpenConns(4)
+			s.reader.SetMaxIdleConns(4)
+			err = s.reader.PingContext(ctx)
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open sqlite read connections: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -139,7 +161,13 @@ func withStatementTimeout(dsn string, d time.Duration) string {
 func (s *Store) Dialect() string { return s.dialect }
 
 // Close releases the connections.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+func (s *Store) Close() error {
+	var err error
+	if s.reader != nil {
+		err = s.reader.Close()
+	}
+	return errors.Join(s.sqlDB.Close(), err)
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.sqlDB.PingContext(ctx) }

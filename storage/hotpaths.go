@@ -18,9 +18,14 @@ import (
 // would not help SQLite here: its driver compiles the SQL text again on every execution, prepared or not;
 // PostgreSQL's driver caches its statements itself.
 
-// queryRow runs one single-row query; q is written with '?' placeholders.
+// queryRow runs one single-row query; q is written with '?' placeholders. On SQLite, outside a
+// transaction, it runs on the read-only connections.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.db.Statement.ConnPool.QueryRowContext(ctx, s.rebind(q), args...)
+	pool := s.db.Statement.ConnPool
+	if _, inTx := pool.(*sql.Tx); !inTx && s.reader != nil {
+		return s.reader.QueryRowContext(ctx, q, args...)
+	}
+	return pool.QueryRowContext(ctx, s.rebind(q), args...)
 }
 
 // rebind turns the '?' placeholders of q into PostgreSQL's $1, $2, ... (none of our SQL has a '?'

@@ -34,6 +34,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RevokeGrant", testRevokeGrant},
 		{"HotPathReads", testHotPathReads},
+		{"HotPathReadsInTransaction", testHotPathReadsInTransaction},
 		{"SigningKeysPerAlgorithm", testSigningKeysPerAlgorithm},
 		{"MFAPolicyAudit", testMFAPolicyAudit},
 		{"ListAudit", testListAudit},

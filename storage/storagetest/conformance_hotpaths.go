@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -79,4 +80,29 @@ func testSigningKeysPerAlgorithm(t *testing.T, st *storage.Store) {
 	}
 	wantEqual(t, "active keys", active, map[string]string{"rs2": "RS256", "es1": "ES256"})
 	wantEqual(t, "published keys", ids(keys, func(k storage.SigningKey) string { return k.ID }), []string{"rs2", "es1", "rs1"})
+}
+
+// testHotPathReadsInTransaction: inside a transaction the hot reads see its own writes (on SQLite they
+// run on the transaction, not on the read-only connections), and a transaction that rolled back left
+// nothing for them to see.
+func testHotPathReadsInTransaction(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	at, rt := tokenPair("grant-tx", w.user, w.client.ID, now().Add(time.Hour))
+	rollback := errors.New("roll back")
+	err := st.InTx(ctx, func(tx *storage.Store) error {
+		wantErr(t, "CreateTokens in the transaction", tx.CreateTokens(ctx, at, &rt), nil)
+		_, _, err := tx.AccessTokenWithUser(ctx, at.ID)
+		wantErr(t, "AccessTokenWithUser in the transaction", err, nil)
+		_, _, _, err = tx.RefreshTokenGrant(ctx, rt.TokenHash)
+		wantErr(t, "RefreshTokenGrant in the transaction", err, nil)
+		_, err = tx.ClientByID(ctx, w.client.ID)
+		wantErr(t, "ClientByID in the transaction", err, nil)
+		return rollback
+	})
+	wantErr(t, "InTx", err, rollback)
+	_, _, err = st.AccessTokenWithUser(ctx, at.ID)
+	wantErr(t, "AccessTokenWithUser after the rollback", err, storage.ErrNotFound)
+	_, _, _, err = st.RefreshTokenGrant(ctx, rt.TokenHash)
+	wantErr(t, "RefreshTokenGrant after the rollback", err, storage.ErrNotFound)
 }
