@@ -48,10 +48,10 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 		return nil, errExpired
 	}
 	ctx := c.Request().Context()
-	a, err := h.Store.AuthRequestByID(ctx, id)
+	a, t, cl, err := h.Store.SignIn(ctx, id) // the request with its tenant and client, in one query
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, errExpired
+			return nil, errExpired // also a request whose client is gone
 		}
 		return nil, err
 	}
@@ -61,13 +61,7 @@ func (h *Handler) load(c echo.Context, needUser bool) (*flow, error) {
 	if a.BrowserHash == "" || !h.boundHere(c, a) {
 		return nil, errOtherBrowser
 	}
-	f := &flow{req: a}
-	if f.tenant, err = h.Store.TenantByID(ctx, a.TenantID); err != nil {
-		return nil, err
-	}
-	if f.client, err = h.Store.ClientByID(ctx, a.ClientID); err != nil {
-		return nil, errExpired
-	}
+	f := &flow{req: a, tenant: t, client: cl}
 	if needUser {
 		if a.UserID == "" || !mfa.HasFirstFactor(a.Factors) {
 			return nil, errOutOfOrder

@@ -25,7 +25,9 @@ import (
 // Store is the part of the storage the login UI uses; *storage.Store implements it.
 type Store interface {
 	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
-	BindAuthRequest(ctx context.Context, id, browserHash string) error
+	// SignIn reads the auth request with its tenant and client, in one query.
+	SignIn(ctx context.Context, id string) (storage.AuthRequest, storage.Tenant, storage.Client, error)
+	BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error)
 	RebindBrowser(ctx context.Context, oldHash, newHash string) error
 	RecordLogin(ctx context.Context, prev storage.AuthRequest, userID string, factors []string, authTime time.Time) error
 	DeleteAuthRequest(ctx context.Context, id string) error

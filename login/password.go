@@ -26,7 +26,7 @@ func (h *Handler) start(c echo.Context) error {
 	if id == "" || len(id) > 64 {
 		return errExpired
 	}
-	a, err := h.Store.AuthRequestByID(ctx, id)
+	a, t, cl, err := h.Store.SignIn(ctx, id)
 	if err != nil || !h.live(a) {
 		return errExpired
 	}
@@ -36,14 +36,18 @@ func (h *Handler) start(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Store.BindAuthRequest(ctx, id, hash); err != nil {
+	fresh, err := h.Store.BindAuthRequestFresh(ctx, id, hash)
+	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return errOtherBrowser
 		}
 		return err
 	}
-	f, err := h.load(c, false)
-	if err != nil {
+	var f *flow
+	if fresh { // bound by this call: the request is as read above, with this binding
+		a.BrowserHash = hash
+		f = &flow{req: a, tenant: t, client: cl}
+	} else if f, err = h.load(c, false); err != nil { // bound before: read it again, as it is now
 		return err
 	}
 	promptNone := slices.Contains(f.req.Prompt, oidc.PromptNone)

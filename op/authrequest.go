@@ -18,6 +18,8 @@ type authRequest struct {
 	amr      []string
 	acr      string
 	audience []string
+	user     storage.User // read with the request in this request; fills the ID token's user claims
+	hasUser  bool
 }
 
 var _ oidcop.AuthRequest = (*authRequest)(nil)

@@ -117,7 +117,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := s.Store.CreateAuthRequest(ctx, a); err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return s.view(ctx, a)
+	return s.view(storage.Grant{Request: a}), nil // no user yet: the tenant's policy does not matter
 }
 
 func localeStrings(l oidc.Locales) []string {
@@ -150,33 +150,26 @@ func grantableScopes(c storage.Client, requested []string) []string {
 
 // AuthRequestByID loads the request for the callback and the login UI.
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (oidcop.AuthRequest, error) {
-	a, err := s.Store.AuthRequestByID(ctx, id)
+	g, err := s.Store.AuthRequestGrant(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("auth request: %w", err)
 	}
-	if !s.Now().Before(a.ExpiresAt) {
+	if !s.Now().Before(g.Request.ExpiresAt) {
 		return nil, errors.New("auth request expired")
 	}
-	return s.view(ctx, a)
+	return s.view(g), nil
 }
 
-func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest, error) {
-	t, err := s.Store.TenantByID(ctx, a.TenantID)
-	if err != nil {
-		return nil, fmt.Errorf("auth request tenant: %w", err)
-	}
+// view is the provider's read model of a request, from the request, its tenant and its user as read
+// together in this request.
+func (s *Storage) view(g storage.Grant) *authRequest {
+	a, t, u := g.Request, g.Tenant, g.User
 	v := &authRequest{AuthRequest: a, audience: []string{a.ClientID}}
 	v.Scopes = slices.DeleteFunc(slices.Clone(a.Scopes), func(sc string) bool { return sc == clientreg.AdminScope })
-	if a.UserID == "" {
-		return v, nil
+	if a.UserID == "" || !g.HasUser { // no user yet, or the user was deleted mid-flow: never done
+		return v
 	}
-	u, err := s.Store.UserByID(ctx, a.UserID)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return v, nil // the user was deleted mid-flow: never done
-	case err != nil:
-		return nil, fmt.Errorf("auth request user: %w", err)
-	}
+	v.user, v.hasUser = u, true
 	// The admin scope (and the admin API audience) is granted to the tenant's admins only.
 	if slices.Contains(a.Scopes, clientreg.AdminScope) && u.Role == storage.RoleAdmin && u.TenantID == a.TenantID {
 		v.Scopes = a.Scopes
@@ -191,7 +184,7 @@ func (s *Storage) view(ctx context.Context, a storage.AuthRequest) (*authRequest
 	live := s.Now().Before(a.ExpiresAt) || a.CodeHash != ""
 	v.done = !u.Disabled && u.TenantID == a.TenantID && live && verdict.Satisfied
 	v.amr, v.acr = verdict.AMR, verdict.ACR
-	return v, nil
+	return v
 }
 
 // SaveAuthCode stores the code (hashed) once per request. A request that already has a code (the
@@ -210,20 +203,17 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // AuthRequestByCode consumes the code atomically: a code works once. A replayed code revokes every
 // token its first use produced (RFC 6749 §4.1.2).
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (oidcop.AuthRequest, error) {
-	a, err := s.Store.ConsumeCode(ctx, secret.TokenHash(code), s.Now())
+	g, err := s.Store.ConsumeCodeGrant(ctx, secret.TokenHash(code), s.Now())
 	switch {
 	case errors.Is(err, storage.ErrConflict):
-		if n, rerr := s.Store.RevokeGrant(ctx, a.ID, s.Now()); rerr == nil {
-			s.Log.WarnContext(ctx, "authorization code replayed: grant revoked", "auth_request", a.ID, "revoked", n)
+		if n, rerr := s.Store.RevokeGrant(ctx, g.Request.ID, s.Now()); rerr == nil {
+			s.Log.WarnContext(ctx, "authorization code replayed: grant revoked", "auth_request", g.Request.ID, "revoked", n)
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code was already used")
 	case err != nil:
 		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code is invalid or expired")
 	}
-	v, err := s.view(ctx, a)
-	if err != nil {
-		return nil, err
-	}
+	v := s.view(g)
 	if !v.done { // the factors no longer satisfy the policy (user disabled, policy changed)
 		return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in no longer satisfies the tenant's policy")
 	}

@@ -20,6 +20,10 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's user claims.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req oidcop.IDTokenRequest, scopes []string) error {
+	if a, ok := req.(*authRequest); ok && a.hasUser && a.user.ID == req.GetSubject() {
+		// The code exchange read the user with the request moments ago, in this request.
+		return userinfoOf(ui, a.user, scopes)
+	}
 	r, refresh := req.(*refreshRequest)
 	if !refresh {
 		return s.setUserinfo(ctx, ui, req.GetSubject(), scopes)

@@ -11,9 +11,10 @@ import (
 // that issues or honours a token reads the database through it, never a cache.
 type Store interface {
 	CreateAuthRequest(ctx context.Context, a storage.AuthRequest) error
-	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
 	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
-	ConsumeCode(ctx context.Context, codeHash string, now time.Time) (storage.AuthRequest, error)
+	// The callback and the code exchange read the request with its tenant and user in one query.
+	AuthRequestGrant(ctx context.Context, id string) (storage.Grant, error)
+	ConsumeCodeGrant(ctx context.Context, codeHash string, now time.Time) (storage.Grant, error)
 	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
 	CreateTokens(ctx context.Context, at storage.AccessToken, rt *storage.RefreshToken) error
 	AccessTokenByID(ctx context.Context, id string) (storage.AccessToken, error)

@@ -7,39 +7,46 @@ import (
 	"gorm.io/gorm"
 )
 
+// BindAuthRequest ties the auth request to one browser (the hash of its login cookie). The first
+// binding wins; binding again with the same hash succeeds, any other hash gets ErrConflict.
+func (s *Store) BindAuthRequest(ctx context.Context, id, browserHash string) error {
+	_, err := s.BindAuthRequestFresh(ctx, id, browserHash)
+	return err
+}
+
+// BindAuthRequestFresh is BindAuthRequest that also reports whether this call bound the request (it was
+// unbound): then no step can have changed it since it was created, as every step needs the binding.
+func (s *Store) BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error) {
+	res, err := s.db.Statement.ConnPool.ExecContext(ctx, s.rebind(bindAuthRequestSQL), browserHash, id)
+	if err != nil {
+		return false, s.translateSQL("bind auth request", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, s.translateSQL("bind auth request", err)
+	} else if n == 1 {
+		return true, nil
+	}
+	a, err := s.AuthRequestByID(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if a.BrowserHash != browserHash {
+		return false, translate("bind auth request", ErrConflict)
+	}
+	return false, nil
+}
+
+const bindAuthRequestSQL = `UPDATE auth_requests SET browser_hash = ? WHERE id = ? AND browser_hash = ''`
+
+// DeleteAuthRequest removes the request (a locked-out or cancelled sign-in).
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	return translate("delete auth request", s.ctx(ctx).Where("id = ?", id).Delete(&authRequestRow{}).Error)
+}
+
 // CreateAuthRequest stores a new auth request.
 func (s *Store) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
 	r := authRequestToRow(a)
 	return translate("create auth request", s.ctx(ctx).Create(&r).Error)
-}
-
-// AuthRequestByID returns the auth request with that id, expired or not (the caller decides).
-func (s *Store) AuthRequestByID(ctx context.Context, id string) (AuthRequest, error) {
-	var r authRequestRow
-	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return AuthRequest{}, translate("auth request by id", err)
-	}
-	return authRequestFromRow(r), nil
-}
-
-// BindAuthRequest ties the auth request to one browser (the hash of its login cookie). The first
-// binding wins; binding again with the same hash succeeds, any other hash gets ErrConflict.
-func (s *Store) BindAuthRequest(ctx context.Context, id, browserHash string) error {
-	res := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND browser_hash = ''", id).Update("browser_hash", browserHash)
-	if res.Error != nil {
-		return translate("bind auth request", res.Error)
-	}
-	if res.RowsAffected == 1 {
-		return nil
-	}
-	a, err := s.AuthRequestByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if a.BrowserHash != browserHash {
-		return translate("bind auth request", ErrConflict)
-	}
-	return nil
 }
 
 // RebindBrowser moves every sign-in in flight that is bound to oldHash (one browser's login cookie) to
@@ -86,40 +93,11 @@ func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt
 	return nil
 }
 
-// ConsumeCode marks the code used, atomically, and returns its auth request. A code that was used
-// before returns the request with ErrConflict (so the caller can revoke what it produced); an unknown or
-// expired code returns ErrNotFound.
-func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error) {
-	res := s.ctx(ctx).Model(&authRequestRow{}).
-		Where("code_hash = ? AND code_used_at IS NULL AND consumed_at IS NULL AND code_expires_at > ?", codeHash, utc(now)).
-		Update("code_used_at", utc(now))
-	if res.Error != nil {
-		return AuthRequest{}, translate("consume code", res.Error)
-	}
-	var r authRequestRow
-	if err := s.ctx(ctx).Where("code_hash = ?", codeHash).Take(&r).Error; err != nil {
-		return AuthRequest{}, translate("consume code", err)
-	}
-	a := authRequestFromRow(r)
-	if res.RowsAffected == 1 {
-		return a, nil
-	}
-	if a.CodeUsedAt != nil || a.ConsumedAt != nil {
-		return a, translate("consume code", ErrConflict)
-	}
-	return AuthRequest{}, translate("consume code", ErrNotFound)
-}
-
 // ConsumeAuthRequest marks the request as spent after its tokens were issued; it stays until it
 // expires so that a replayed code can still be traced to the tokens it produced.
 func (s *Store) ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error {
 	err := s.ctx(ctx).Model(&authRequestRow{}).Where("id = ? AND consumed_at IS NULL", id).Update("consumed_at", utc(now)).Error
 	return translate("consume auth request", err)
-}
-
-// DeleteAuthRequest removes the request (a locked-out or cancelled sign-in).
-func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	return translate("delete auth request", s.ctx(ctx).Where("id = ?", id).Delete(&authRequestRow{}).Error)
 }
 
 // RevokeGrant revokes every access and refresh token that a grant (an auth request or a refresh family)

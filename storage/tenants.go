@@ -28,15 +28,6 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	return tenantFromRow(r), nil
 }
 
-// TenantByID returns the tenant with that id.
-func (s *Store) TenantByID(ctx context.Context, id string) (Tenant, error) {
-	var r tenantRow
-	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return Tenant{}, translate("tenant by id", err)
-	}
-	return tenantFromRow(r), nil
-}
-
 // TenantByRef returns the tenant whose id or slug is ref.
 func (s *Store) TenantByRef(ctx context.Context, ref string) (Tenant, error) {
 	var r tenantRow

@@ -35,24 +35,6 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	return userFromRow(r), nil
 }
 
-// UserByID returns the user with that id.
-func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
-	var r userRow
-	if err := s.ctx(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
-		return User{}, translate("user by id", err)
-	}
-	return userFromRow(r), nil
-}
-
-// UserByEmail returns the tenant's user with that email (compared case-insensitively).
-func (s *Store) UserByEmail(ctx context.Context, tenantID, email string) (User, error) {
-	var r userRow
-	if err := s.ctx(ctx).Where("tenant_id = ? AND email = ?", tenantID, NormalizeEmail(email)).Take(&r).Error; err != nil {
-		return User{}, translate("user by email", err)
-	}
-	return userFromRow(r), nil
-}
-
 // ListUsers returns a page of the tenant's users ordered by email.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, offset, limit int) ([]User, error) {
 	var rows []userRow
