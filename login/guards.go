@@ -60,9 +60,9 @@ func (h *Handler) EndSession(next http.Handler) http.Handler {
 func (h *Handler) CallbackGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("id")
-		a, err := h.Store.AuthRequestByID(r.Context(), id)
+		bound, err := h.Store.AuthRequestBinding(r.Context(), id)
 		ck, cerr := r.Cookie(CookieName(LoginCookie, h.Secure))
-		if err != nil || cerr != nil || a.BrowserHash == "" || secret.TokenHash(ck.Value) != a.BrowserHash {
+		if err != nil || cerr != nil || bound == "" || secret.TokenHash(ck.Value) != bound {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusForbidden)

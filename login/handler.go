@@ -24,7 +24,7 @@ import (
 
 // Store is the part of the storage the login UI uses; *storage.Store implements it.
 type Store interface {
-	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+	AuthRequestBinding(ctx context.Context, id string) (string, error) // the request's browser hash
 	// SignIn reads the auth request with its tenant and client, in one query.
 	SignIn(ctx context.Context, id string) (storage.AuthRequest, storage.Tenant, storage.Client, error)
 	BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error)

@@ -7,7 +7,8 @@ import (
 )
 
 // A token, introspection or revocation request reads its client several times (our client
-// authentication check, the library's, then the client itself). The first read is kept for the rest of
+// authentication check, the library's, then the client itself); /authorize twice (the library's
+// validation, then CreateAuthRequest). The first read is kept for the rest of
 // that one request, never beyond it: a deleted client or a changed secret counts from the next request.
 type clientMemoKey struct{}
 

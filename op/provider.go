@@ -113,7 +113,8 @@ type cachedDoc struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.route(r.Context(), "") // nothing matched, until the library's router (or a case below) says what did
 	switch r.URL.Path {
-	case h.op.TokenEndpoint().Relative(), h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
+	case h.op.TokenEndpoint().Relative(), h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative(),
+		h.op.AuthorizationEndpoint().Relative(): // /authorize: the library's validation, then CreateAuthRequest
 		r = r.WithContext(withClientMemo(r.Context())) // the client is read once per request (clientmemo.go)
 	}
 	switch r.URL.Path {

@@ -72,7 +72,7 @@ func withClaimsParam(ctx context.Context, v string) context.Context {
 // id_token_hint, which the library has verified (signature and issuer; an expired one is accepted as a
 // hint): only a browser session of that user may answer the request.
 func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (oidcop.AuthRequest, error) {
-	c, err := s.Store.ClientByID(ctx, req.ClientID)
+	c, err := s.clientByID(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
 	}

@@ -213,8 +213,12 @@ func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshTok
 			return err
 		}))
 	}
+	if rt == nil { // one row: one statement, no transaction around it
+		_, err := s.exec(ctx, "create tokens", insertAccessTokenSQL, accessTokenArgs(at)...)
+		return err
+	}
 	return s.sqlTx(ctx, "create tokens", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.rebind(insertAccessTokenSQL), accessTokenArgs(at)...); err != nil || rt == nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertAccessTokenSQL), accessTokenArgs(at)...); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.rebind(insertRefreshTokenSQL), refreshTokenArgs(*rt)...)

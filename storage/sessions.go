@@ -2,20 +2,9 @@ package storage
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 )
-
-// CreateSession stores a new SSO session (its ID is the hash of the cookie value).
-func (s *Store) CreateSession(ctx context.Context, ss Session) error {
-	if ss.CreatedAt.IsZero() {
-		ss.CreatedAt = time.Now()
-	}
-	r := sessionRow{ID: ss.ID, TenantID: ss.TenantID, UserID: ss.UserID, Factors: join(ss.Factors), AuthTime: utc(ss.AuthTime),
-		CreatedAt: utc(ss.CreatedAt), ExpiresAt: utc(ss.ExpiresAt)}
-	return translate("create session", s.ctx(ctx).Create(&r).Error)
-}
 
 // SessionByID returns the session, expired or not (the caller checks ExpiresAt).
 func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {

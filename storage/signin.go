@@ -155,6 +155,16 @@ func (s *Store) AuthRequestByID(ctx context.Context, id string) (AuthRequest, er
 	return authRequestFromRow(r), nil
 }
 
+// AuthRequestBinding returns the hash of the login cookie the auth request is bound to ("" when
+// unbound): all that the provider's callback guard compares.
+func (s *Store) AuthRequestBinding(ctx context.Context, id string) (string, error) {
+	var h string
+	if err := s.queryRow(ctx, `SELECT browser_hash FROM auth_requests WHERE id = ?`, id).Scan(&h); err != nil {
+		return "", rowErr("auth request binding", err)
+	}
+	return h, nil
+}
+
 // ConsumeCode marks the code used, atomically, and returns its auth request. A code that was used before
 // returns the request with ErrConflict (so the caller can revoke what it produced); an unknown or expired
 // code returns ErrNotFound.
@@ -193,3 +203,110 @@ func (s *Store) ConsumeCodeGrant(ctx context.Context, codeHash string, now time.
 
 const consumeCodeSQL = `UPDATE auth_requests SET code_used_at = ?
  WHERE code_hash = ? AND code_used_at IS NULL AND consumed_at IS NULL AND code_expires_at > ?`
+
+// The writes of a sign-in's steps, on database/sql (no reflection): on the writer connection, or on the
+// transaction of a Store bound to one (InTx).
+
+// exec runs one statement written with '?' placeholders.
+func (s *Store) exec(ctx context.Context, op, q string, args ...any) (sql.Result, error) {
+	res, err := s.db.Statement.ConnPool.ExecContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, s.translateSQL(op, err)
+	}
+	return res, nil
+}
+
+// execOne runs one compare-and-set statement: anything but exactly one row changed is ErrConflict.
+func (s *Store) execOne(ctx context.Context, op, q string, args ...any) error {
+	res, err := s.exec(ctx, op, q, args...)
+	if err != nil {
+		return err
+	}
+	if err := spentOne(res); err != nil {
+		return s.translateSQL(op, err)
+	}
+	return nil
+}
+
+const (
+	insertAuthRequestSQL = `INSERT INTO auth_requests (id, tenant_id, client_id, redirect_uri, state, nonce, scopes, response_type,
+ response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, acr_values, ui_locales, require_mfa, hint_subject,
+ created_at, expires_at, browser_hash, user_id, factors, auth_time, code_hash, code_expires_at, code_used_at, consumed_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	rebindBrowserSQL = `UPDATE auth_requests SET browser_hash = ?
+ WHERE browser_hash = ? AND code_hash IS NULL AND consumed_at IS NULL`
+	recordLoginSQL = `UPDATE auth_requests SET user_id = ?, factors = ?, auth_time = ?
+ WHERE id = ? AND browser_hash = ? AND browser_hash <> '' AND user_id = ? AND factors = ? AND code_hash IS NULL AND consumed_at IS NULL`
+	saveAuthCodeSQL = `UPDATE auth_requests SET code_hash = ?, code_expires_at = ?,
+ expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
+ WHERE id = ? AND code_hash IS NULL AND consumed_at IS NULL`
+	consumeAuthRequestSQL = `UPDATE auth_requests SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`
+	insertSessionSQL      = `INSERT INTO sessions (id, tenant_id, user_id, factors, auth_time, created_at, expires_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, actor_id, action, target_id, address, detail, created_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// CreateAuthRequest stores a new auth request.
+func (s *Store) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
+	r := authRequestToRow(a)
+	_, err := s.exec(ctx, "create auth request", insertAuthRequestSQL, r.ID, r.TenantID, r.ClientID, r.RedirectURI, r.State,
+		r.Nonce, r.Scopes, r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod, r.Prompt, r.MaxAge, r.LoginHint,
+		r.ACRValues, r.UILocales, r.RequireMFA, r.HintSubject, r.CreatedAt, r.ExpiresAt, r.BrowserHash, r.UserID, r.Factors,
+		r.AuthTime, r.CodeHash, r.CodeExpiresAt, r.CodeUsedAt, r.ConsumedAt)
+	return err
+}
+
+// RebindBrowser moves every sign-in in flight that is bound to oldHash (one browser's login cookie) to
+// newHash, in one statement. The login UI mints a new cookie value at every step, so a value that was
+// planted in or copied from a browser is worth nothing after that browser's next step.
+func (s *Store) RebindBrowser(ctx context.Context, oldHash, newHash string) error {
+	if oldHash == "" || newHash == "" {
+		return nil
+	}
+	_, err := s.exec(ctx, "rebind browser", rebindBrowserSQL, newHash, oldHash)
+	return err
+}
+
+// RecordLogin sets who is signing in and the factors proven so far, as one compare-and-set against the
+// state the caller read (prev): the same browser, the same or no user, the same factors, and no code
+// issued yet. Anything else is ErrConflict, so a stale or parallel step can never add a factor.
+func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time) error {
+	return s.execOne(ctx, "record login", recordLoginSQL, userID, join(factors), utc(authTime),
+		prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors))
+}
+
+// SaveAuthCode records the hash of the code issued for the request. It succeeds once per request.
+func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	// The request lives at least as long as its code, so the sweeper cannot take it from under an exchange.
+	e := utc(expiresAt)
+	return s.execOne(ctx, "save auth code", saveAuthCodeSQL, codeHash, e, e, e, id)
+}
+
+// ConsumeAuthRequest marks the request as spent after its tokens were issued; it stays until it
+// expires so that a replayed code can still be traced to the tokens it produced.
+func (s *Store) ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error {
+	_, err := s.exec(ctx, "consume auth request", consumeAuthRequestSQL, utc(now), id)
+	return err
+}
+
+// CreateSession stores a new SSO session.
+func (s *Store) CreateSession(ctx context.Context, ss Session) error {
+	if ss.CreatedAt.IsZero() {
+		ss.CreatedAt = time.Now()
+	}
+	_, err := s.exec(ctx, "create session", insertSessionSQL, ss.ID, ss.TenantID, ss.UserID, join(ss.Factors), utc(ss.AuthTime),
+		utc(ss.CreatedAt), utc(ss.ExpiresAt))
+	return err
+}
+
+// AddAudit records an audit event.
+func (s *Store) AddAudit(ctx context.Context, ev AuditEvent) error {
+	r, err := auditRow(ev)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, "add audit event", insertAuditSQL, r.ID, r.TenantID, r.ActorID, r.Action, r.TargetID, r.Address, r.Detail,
+		r.CreatedAt)
+	return err
+}

@@ -111,12 +111,16 @@ func (s *Store) SetMFAPolicyAndMethods(ctx context.Context, tenantID string, ena
 	return before, after, err
 }
 
-// AddAudit records one audit event.
-func (s *Store) AddAudit(ctx context.Context, ev AuditEvent) error {
-	return addAudit(s.ctx(ctx), ev)
+func addAudit(db *gorm.DB, ev AuditEvent) error {
+	r, err := auditRow(ev)
+	if err != nil {
+		return err
+	}
+	return translate("add audit event", db.Create(&r).Error)
 }
 
-func addAudit(db *gorm.DB, ev AuditEvent) error {
+// auditRow is the row of ev, with its id and time when it has none.
+func auditRow(ev AuditEvent) (auditEventRow, error) {
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = time.Now()
 	}
@@ -128,12 +132,11 @@ func addAudit(db *gorm.DB, ev AuditEvent) error {
 	if ev.Detail != nil {
 		var err error
 		if detail, err = json.Marshal(ev.Detail); err != nil {
-			return fmt.Errorf("add audit event: %w", err)
+			return auditEventRow{}, fmt.Errorf("add audit event: %w", err)
 		}
 	}
-	r := auditEventRow{ID: ev.ID, TenantID: ev.TenantID, ActorID: ev.ActorID, Action: ev.Action, TargetID: ev.TargetID,
-		Address: ev.Address, Detail: string(detail), CreatedAt: utc(ev.CreatedAt)}
-	return translate("add audit event", db.Create(&r).Error)
+	return auditEventRow{ID: ev.ID, TenantID: ev.TenantID, ActorID: ev.ActorID, Action: ev.Action, TargetID: ev.TargetID,
+		Address: ev.Address, Detail: string(detail), CreatedAt: utc(ev.CreatedAt)}, nil
 }
 
 // ListAudit returns a tenant's audit events, newest first, optionally only those of one action.

@@ -2,18 +2,27 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 )
 
 // Throttle returns the failure counter for key; a key never seen is a zero Throttle, not an error.
 func (s *Store) Throttle(ctx context.Context, key string) (Throttle, error) {
 	var r throttleRow
-	err := s.ctx(ctx).Where("key = ?", key).Limit(1).Find(&r).Error
-	if err != nil {
-		return Throttle{}, translate("throttle", err)
+	err := s.queryRow(ctx, throttleSQL, key).Scan(&r.Failures, &r.LockedUntil, &r.UpdatedAt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Throttle{}, s.translateSQL("throttle", err)
 	}
 	return Throttle{Key: key, Failures: r.Failures, LockedUntil: utc(r.LockedUntil), UpdatedAt: utc(r.UpdatedAt)}, nil
 }
+
+// Read at every password and code step: database/sql, not gorm (hotpaths.go).
+const (
+	throttleSQL       = `SELECT failures, locked_until, updated_at FROM throttles WHERE key = ?`
+	throttleResetSQL  = `DELETE FROM throttles WHERE key = ?`
+	throttlePaceOfSQL = `SELECT tat FROM throttle_paces WHERE key = ?`
+)
 
 // ThrottleFail counts one more failure for key, atomically (an upsert that increments in the database,
 // so instances racing on one key never lose a count), then stores the lock that lockFor returns for the
@@ -44,7 +53,8 @@ func (s *Store) ThrottleFail(ctx context.Context, key string, now time.Time, loc
 
 // ThrottleReset clears the counter after a success.
 func (s *Store) ThrottleReset(ctx context.Context, key string) error {
-	return translate("throttle reset", s.ctx(ctx).Where("key = ?", key).Delete(&throttleRow{}).Error)
+	_, err := s.exec(ctx, "throttle reset", throttleResetSQL, key)
+	return err
 }
 
 type throttleAccountRow struct {
@@ -93,12 +103,12 @@ func (s *Store) ThrottlePace(ctx context.Context, key string, now time.Time, int
 
 // ThrottlePaceOf returns key's pace; a key never paced has the zero time.
 func (s *Store) ThrottlePaceOf(ctx context.Context, key string) (time.Time, error) {
-	var r throttlePaceRow
-	if err := s.ctx(ctx).Where("key = ?", key).Limit(1).Find(&r).Error; err != nil {
-		return time.Time{}, translate("throttle pace", err)
-	}
-	if r.Key == "" {
+	var tat int64
+	switch err := s.queryRow(ctx, throttlePaceOfSQL, key).Scan(&tat); {
+	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, s.translateSQL("throttle pace", err)
 	}
-	return time.UnixMilli(r.Tat).UTC(), nil
+	return time.UnixMilli(tat).UTC(), nil
 }
