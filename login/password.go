@@ -125,8 +125,9 @@ func (h *Handler) password(c echo.Context) error {
 		return h.locked(c, f, err, false)
 	}
 	u, uerr := h.Store.UserByEmail(ctx, f.req.TenantID, email)
+	counted := false // the user has a failure counter (else a success has none to reset)
 	if uerr == nil {
-		if err := h.Passwords.Check(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
+		if counted, err = h.Passwords.CheckCounted(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 			return h.locked(c, f, err, false)
 		}
 	}
@@ -159,8 +160,12 @@ func (h *Handler) password(c echo.Context) error {
 		page.Error = msgBadCredentials
 		return h.renderLogin(c, f, http.StatusUnauthorized, page)
 	}
-	if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
-		return err
+	// A counter that did not exist when checked is not reset: a failure counted while this password was
+	// being verified stays (it may be someone else's guess).
+	if counted {
+		if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
+			return err
+		}
 	}
 	// The password joins a key that named this same user in this sign-in (a key without user
 	// verification); for anyone else it starts the sign-in afresh.

@@ -159,6 +159,19 @@ func (l *Limiter) Check(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// CheckCounted is Check of one key that also reports whether the key has a counter at all, so that a
+// success can skip the Reset of a counter that does not exist (the common case, one write less).
+func (l *Limiter) CheckCounted(ctx context.Context, key string) (bool, error) {
+	t, err := l.Store.Throttle(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("check throttle: %w", err)
+	}
+	if t.LockedUntil.After(l.now()) {
+		return true, &LockedError{Until: t.LockedUntil, Lockout: l.Policy.IsLockout(t.Failures)}
+	}
+	return t.Failures > 0, nil
+}
+
 // Fail counts one failure for key and returns the updated counter. When this failure reached the lockout
 // threshold (a new lockout, or an extended one after an earlier lockout expired) the error is a
 // *LockedError with Lockout set, returned together with the counter.

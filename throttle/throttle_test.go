@@ -245,3 +245,43 @@ func TestSurvivesRestart(t *testing.T) {
 		t.Fatalf("Fail after restart = %+v, %v; want failure 5 and a lockout", th, err)
 	}
 }
+
+// CheckCounted answers like Check and also says whether a counter exists: none before the first
+// failure and after a reset, one after a failure (locked or not).
+func TestCheckCounted(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	l := &Limiter{Store: storagetest.NewSQLite(t), Policy: OTPPolicy(), Now: clk.Now}
+	key := OTPUserKey("u1")
+	check := func(name string, wantCounted, wantLocked bool) {
+		t.Helper()
+		counted, err := l.CheckCounted(ctx, key)
+		if counted != wantCounted {
+			t.Errorf("%s: counted = %v, want %v", name, counted, wantCounted)
+		}
+		_, locked := IsLocked(err)
+		if locked != wantLocked || (err != nil && !locked) {
+			t.Errorf("%s: err = %v, want locked %v", name, err, wantLocked)
+		}
+		if cerr := l.Check(ctx, key); (cerr != nil) != (err != nil) {
+			t.Errorf("%s: Check = %v, CheckCounted = %v", name, cerr, err)
+		}
+	}
+	check("never failed", false, false)
+	if _, err := l.Fail(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	check("one free failure", true, false)
+	for range 2 {
+		if _, err := l.Fail(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("locked", true, true)
+	clk.Advance(time.Hour)
+	check("lock over", true, false)
+	if err := l.Reset(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	check("reset", false, false)
+}
