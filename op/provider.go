@@ -114,7 +114,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.route(r.Context(), "") // nothing matched, until the library's router (or a case below) says what did
 	switch r.URL.Path {
 	case h.op.TokenEndpoint().Relative(), h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative(),
-		h.op.AuthorizationEndpoint().Relative(): // /authorize: the library's validation, then CreateAuthRequest
+		h.op.AuthorizationEndpoint().Relative(),               // /authorize: the library's validation, then CreateAuthRequest
+		h.op.AuthorizationEndpoint().Relative() + "/callback": // the callback: read with the auth request
 		r = r.WithContext(withClientMemo(r.Context())) // the client is read once per request (clientmemo.go)
 	}
 	switch r.URL.Path {

@@ -157,6 +157,7 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (oidcop.AuthRe
 	if !s.Now().Before(g.Request.ExpiresAt) {
 		return nil, errors.New("auth request expired")
 	}
+	keepClient(ctx, g.Client) // the callback's answer reads it next
 	return s.view(g), nil
 }
 

@@ -72,7 +72,7 @@ const (
  FROM auth_requests a JOIN tenants t ON t.id = a.tenant_id JOIN clients c ON c.id = a.client_id WHERE a.id = ?`
 	grantColumns = authRequestColumns + `, ` + tenantColumns + `, ` + userColumns + `
  FROM auth_requests a JOIN tenants t ON t.id = a.tenant_id LEFT JOIN users u ON u.id = a.user_id`
-	authRequestGrantSQL = `SELECT ` + grantColumns + ` WHERE a.id = ?`
+	authRequestGrantSQL = `SELECT ` + clientColumns + `, ` + grantColumns + ` JOIN clients c ON c.id = a.client_id WHERE a.id = ?`
 	codeGrantSQL        = `SELECT ` + grantColumns + ` WHERE a.code_hash = ?`
 	tenantByIDSQL       = `SELECT ` + tenantColumns + ` FROM tenants t WHERE t.id = ?`
 	userByIDSQL         = `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`
@@ -98,14 +98,19 @@ type Grant struct {
 	Request AuthRequest
 	Tenant  Tenant
 	User    User
-	HasUser bool // the request names a user and that user exists
+	HasUser bool   // the request names a user and that user exists
+	Client  Client // AuthRequestGrant only: the request's client
 }
 
-func (s *Store) grant(ctx context.Context, op, q, arg string) (Grant, error) {
+func (s *Store) grant(ctx context.Context, op, q, arg string, c *clientRow) (Grant, error) {
 	var a authRequestRow
 	var t tenantRow
 	var u optUser
-	dest := append(append(authRequestDest(&a), tenantDest(&t)...), u.dest()...)
+	var dest []any
+	if c != nil {
+		dest = clientDest(c)
+	}
+	dest = append(append(append(dest, authRequestDest(&a)...), tenantDest(&t)...), u.dest()...)
 	if err := s.queryRow(ctx, q, arg).Scan(dest...); err != nil {
 		return Grant{}, rowErr(op, err)
 	}
@@ -114,9 +119,15 @@ func (s *Store) grant(ctx context.Context, op, q, arg string) (Grant, error) {
 	return g, nil
 }
 
-// AuthRequestGrant returns the auth request with its tenant and user, in one query.
+// AuthRequestGrant returns the auth request with its tenant, user and client, in one query (the
+// provider's callback answers with all four).
 func (s *Store) AuthRequestGrant(ctx context.Context, id string) (Grant, error) {
-	return s.grant(ctx, "auth request grant", authRequestGrantSQL, id)
+	var c clientRow
+	g, err := s.grant(ctx, "auth request grant", authRequestGrantSQL, id, &c)
+	if err == nil {
+		g.Client = clientFromRow(c)
+	}
+	return g, err
 }
 
 // TenantByID returns the tenant with that id.
@@ -188,7 +199,7 @@ func (s *Store) ConsumeCodeGrant(ctx context.Context, codeHash string, now time.
 	if err != nil {
 		return Grant{}, s.translateSQL("consume code", err)
 	}
-	g, err := s.grant(ctx, "consume code", codeGrantSQL, codeHash)
+	g, err := s.grant(ctx, "consume code", codeGrantSQL, codeHash, nil)
 	if err != nil {
 		return Grant{}, err
 	}
