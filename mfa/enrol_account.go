@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portcullis/portcullis/storage"
 )
@@ -87,13 +88,21 @@ func (s *Service) accountMayEnrol(ctx context.Context, user storage.User) error 
 	if user.Disabled {
 		return ErrUserDisabled
 	}
-	code, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
+	return enrolmentCodePending(ctx, s.Store, user.ID, s.now())
+}
+
+// enrolmentCodePending refuses, outside a sign-in, a user whose admin's reset left an enrolment code:
+// only a sign-in that presents the code enrols (ErrEnrolmentCodeRequired, or ErrEnrolmentCodeExpired).
+func enrolmentCodePending(ctx context.Context, st interface {
+	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
+}, userID string, now time.Time) error {
+	code, err := st.EnrolmentCodeByUser(ctx, userID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil
 	case err != nil:
 		return fmt.Errorf("enrolment code: %w", err)
-	case !s.now().Before(code.ExpiresAt):
+	case !now.Before(code.ExpiresAt):
 		return ErrEnrolmentCodeExpired
 	default:
 		return ErrEnrolmentCodeRequired

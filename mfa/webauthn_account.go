@@ -3,7 +3,6 @@ package mfa
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/portcullis/portcullis/storage"
 )
@@ -50,15 +49,5 @@ func (k *Keys) FinishAccountRegistration(ctx context.Context, user storage.User,
 
 // noEnrolmentCode refuses while an admin's reset has left an enrolment code for user.
 func (k *Keys) noEnrolmentCode(ctx context.Context, user storage.User) error {
-	code, err := k.Store.EnrolmentCodeByUser(ctx, user.ID)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("enrolment code: %w", err)
-	case !k.Now().Before(code.ExpiresAt):
-		return ErrEnrolmentCodeExpired
-	default:
-		return ErrEnrolmentCodeRequired
-	}
+	return enrolmentCodePending(ctx, k.Store, user.ID, k.Now())
 }

@@ -334,22 +334,29 @@ func (s *Store) UseRecoveryCode(ctx context.Context, id string, now time.Time, r
 	})
 }
 
-// endSessionsCarrying ends the user's sessions that carry any of factors, except keep. Factors are stored
-// space-separated: each is matched as a whole word.
+// endSessionsCarrying ends the user's sessions that carry any of factors, except keep.
 func endSessionsCarrying(tx *gorm.DB, userID string, factors []string, keep string) error {
 	if len(factors) == 0 {
 		return nil
 	}
-	likes := make([]string, len(factors))
-	args := []any{userID}
-	for i, f := range factors {
-		likes[i] = "(' ' || factors || ' ') LIKE ?"
-		args = append(args, "% "+f+" %")
-	}
-	where := "user_id = ? AND (" + strings.Join(likes, " OR ") + ")"
+	holds, args := holdsAnyWord("factors", factors)
+	where := "user_id = ? AND " + holds
+	args = append([]any{userID}, args...)
 	if keep != "" {
 		where += " AND id <> ?"
 		args = append(args, keep)
 	}
 	return tx.Where(where, args...).Delete(&sessionRow{}).Error
+}
+
+// holdsAnyWord is the condition that column, a list of space-separated words (factors, amr values),
+// holds any of words as a whole word, with its arguments.
+func holdsAnyWord(column string, words []string) (string, []any) {
+	likes := make([]string, len(words))
+	args := make([]any, len(words))
+	for i, w := range words {
+		likes[i] = "(' ' || " + column + " || ' ') LIKE ?"
+		args[i] = "% " + w + " %"
+	}
+	return "(" + strings.Join(likes, " OR ") + ")", args
 }

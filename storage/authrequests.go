@@ -69,7 +69,8 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, now time.Time) 
 func endSignInsInFlight(tx *gorm.DB, userID, factor string) error {
 	q := tx.Where("user_id = ? AND code_used_at IS NULL AND consumed_at IS NULL", userID)
 	if factor != "" {
-		q = q.Where("(' ' || factors || ' ') LIKE ?", "% "+factor+" %") // factors are space-separated words
+		holds, args := holdsAnyWord("factors", []string{factor})
+		q = q.Where(holds, args...)
 	}
 	return translate("end sign-ins in flight", q.Delete(&authRequestRow{}).Error)
 }

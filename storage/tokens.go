@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,13 +69,9 @@ func revokeTokensWithAMR(tx *gorm.DB, subject string, amr []string, now time.Tim
 	if len(amr) == 0 {
 		return nil
 	}
-	likes := make([]string, len(amr))
-	args := []any{subject}
-	for i, v := range amr {
-		likes[i] = "(' ' || amr || ' ') LIKE ?"
-		args = append(args, "% "+v+" %")
-	}
-	where := "subject = ? AND revoked_at IS NULL AND (" + strings.Join(likes, " OR ") + ")"
+	holds, args := holdsAnyWord("amr", amr)
+	where := "subject = ? AND revoked_at IS NULL AND " + holds
+	args = append([]any{subject}, args...)
 	for _, m := range []any{&accessTokenRow{}, &refreshTokenRow{}} {
 		if err := tx.Model(m).Where(where, args...).Update("revoked_at", utc(now)).Error; err != nil {
 			return translate("revoke tokens", err)
