@@ -173,21 +173,10 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error { return s.sqlDB.PingContext(ctx) }
 
 // inTx runs fn in a transaction and retries it when PostgreSQL (or a distributed PostgreSQL-compatible
-// database) reports a serialization failure or deadlock.
+// database) reports a serialization failure or deadlock (retried: once when the Store is already bound
+// to a transaction, whose owner retries the whole).
 func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.db.WithContext(ctx).Transaction(fn)
-		if !retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
-		}
-	}
-	return err
+	return s.retried(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn) })
 }
 
 func retryable(err error) bool {
