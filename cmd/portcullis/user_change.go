@@ -47,6 +47,17 @@ func (s *userSelector) find(ctx context.Context, adm *app.Admin) (app.Tenant, ap
 	return t, u, nil
 }
 
+// withUser runs fn with the admin service and the tenant and user that sel names (see find).
+func (c *cli) withUser(ctx context.Context, sel *userSelector, fn func(adm *app.Admin, t app.Tenant, u app.User) error) error {
+	return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
+		t, u, err := sel.find(ctx, adm)
+		if err != nil {
+			return err
+		}
+		return fn(adm, t, u)
+	})
+}
+
 // resetMFAResult is what `user reset-mfa --output json` prints.
 type resetMFAResult struct {
 	ID          string `json:"id"`
@@ -69,11 +80,7 @@ for a user who lost their device. They enrol again at their next sign-in that ne
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
-				if err != nil {
-					return err
-				}
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
 				r, err := adm.ResetMFA(ctx, actor(), u)
 				if err != nil {
 					return fmt.Errorf("reset MFA of %q: %w", u.Email, err)
@@ -106,13 +113,10 @@ func (c *cli) userSetRoleCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
-				if err != nil {
-					return err
-				}
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
 				old := u.Role
-				if _, u, err = adm.UpdateUser(ctx, actor(), t.ID, u.ID, app.UserChange{Role: &role}); err != nil {
+				_, u, err := adm.UpdateUser(ctx, actor(), t.ID, u.ID, app.UserChange{Role: &role})
+				if err != nil {
 					return fmt.Errorf("set the role of %q: %w", sel.email+sel.id, err)
 				}
 				return c.emit(toUserJSON(u, mfaState(ctx, adm, u)), func(w io.Writer) error {
@@ -141,12 +145,9 @@ func (c *cli) userSetDisabledCmd(use string, disabled bool) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
+				_, u, err := adm.UpdateUser(ctx, actor(), t.ID, u.ID, app.UserChange{Disabled: &disabled})
 				if err != nil {
-					return err
-				}
-				if _, u, err = adm.UpdateUser(ctx, actor(), t.ID, u.ID, app.UserChange{Disabled: &disabled}); err != nil {
 					return fmt.Errorf("%s user %q: %w", use, sel.email+sel.id, err)
 				}
 				return c.emit(toUserJSON(u, mfaState(ctx, adm, u)), func(w io.Writer) error {

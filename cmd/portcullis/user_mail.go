@@ -79,11 +79,7 @@ mails per account per hour). The mail goes through the outbox and is sent by the
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
-				if err != nil {
-					return err
-				}
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
 				if err := adm.SendReset(ctx, actor(), t, u.ID); err != nil {
 					return fmt.Errorf("send a reset to %q: %w", u.Email, err)
 				}
@@ -117,11 +113,7 @@ tokens; the second factor stays. The password must follow the password rules. Au
 				return err
 			}
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
-				if err != nil {
-					return err
-				}
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
 				if err := adm.SetPassword(ctx, actor(), t.ID, u.ID, pw); err != nil {
 					return fmt.Errorf("set the password of %q: %w", u.Email, err)
 				}
@@ -149,11 +141,7 @@ go, and every token they hold is revoked. The tenant's last active admin cannot 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return c.withAdmin(ctx, func(_ app.Config, adm *app.Admin) error {
-				t, u, err := sel.find(ctx, adm)
-				if err != nil {
-					return err
-				}
+			return c.withUser(ctx, &sel, func(adm *app.Admin, t app.Tenant, u app.User) error {
 				if err := adm.DeleteUser(ctx, actor(), t.ID, u.ID); err != nil {
 					return fmt.Errorf("delete %q: %w", u.Email, err)
 				}
