@@ -17,7 +17,7 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browserHash string) err
 // BindAuthRequestFresh is BindAuthRequest that also reports whether this call bound the request (it was
 // unbound): then no step can have changed it since it was created, as every step needs the binding.
 func (s *Store) BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error) {
-	res, err := s.db.Statement.ConnPool.ExecContext(ctx, s.rebind(bindAuthRequestSQL), browserHash, id)
+	res, err := s.execOn(ctx, s.pool(), bindAuthRequestSQL, browserHash, id)
 	if err != nil {
 		return false, s.translateSQL("bind auth request", err)
 	}

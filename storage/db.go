@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -32,6 +34,9 @@ type Store struct {
 	reader  *sql.DB // SQLite: read-only connections beside the single writer, for the hot reads; else nil
 	dialect string
 	log     *slog.Logger
+
+	writes, reads *stmtCache // SQLite: the hot statements prepared on the writer and the readers; else nil
+	rebound       *sync.Map  // PostgreSQL: SQL text → its '$n' form (statements.go)
 }
 
 // Options tunes the connection; zero values pick sensible defaults.
@@ -62,7 +67,7 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
-	s := &Store{log: log}
+	s := &Store{log: log, rebound: new(sync.Map)}
 	var err error
 	readerDSN := ""
 	switch {
@@ -81,8 +86,14 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
+		// Times are written as "YYYY-MM-DD HH:MM:SS.SSS+00:00" (they are UTC, so the text compares in
+		// time order) and DATETIME columns read back as time.Time: the same on the writer and the
+		// readers, and the same as the driver before modernc.org/sqlite wrote, so older files read on.
+		base := url.Values{}
+		base.Set("_time_format", "sqlite")
+		base.Set("_texttotime", "1")
 		// WAL lets readers run beside the writer; the busy timeout turns contention into latency.
-		q := url.Values{}
+		q := maps.Clone(base)
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
 		q.Add("_pragma", "foreign_keys(1)")
@@ -91,7 +102,7 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 		file := "file:" + (&url.URL{Path: path}).EscapedPath()
 		s.db, err = gorm.Open(sqlite.Open(file+"?"+q.Encode()), cfg)
 		if path != ":memory:" && !strings.Contains(dsn, "mode=memory") { // another connection sees another database
-			r := url.Values{}
+			r := maps.Clone(base)
 			r.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
 			r.Add("_pragma", "query_only(1)")
 			readerDSN = file + "?" + r.Encode()
@@ -129,6 +140,10 @@ func Open(ctx context.Context, dsn string, opts Options, log *slog.Logger) (*Sto
 			s.Close()
 			return nil, fmt.Errorf("open sqlite read connections: %w", err)
 		}
+		s.reads = &stmtCache{db: s.reader}
+	}
+	if s.dialect == DialectSQLite {
+		s.writes = &stmtCache{db: s.sqlDB}
 	}
 	return s, nil
 }
@@ -162,6 +177,11 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	for _, c := range []*stmtCache{s.writes, s.reads} {
+		if c != nil {
+			c.close()
+		}
+	}
 	var err error
 	if s.reader != nil {
 		err = s.reader.Close()
@@ -204,6 +224,8 @@ func (s *Store) ctx(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx)
 // together (retried on serialization failures). Use it to write a change and its audit event at once.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log})
+		bound := *s
+		bound.db = tx
+		return fn(&bound)
 	})
 }

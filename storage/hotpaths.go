@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -14,39 +12,17 @@ import (
 // The reads below answer the provider's busiest endpoints (userinfo, the refresh grant) with one query
 // each: the token row joined with what decides access (the user's disabled flag, the tenant's policy),
 // only the columns needed, read fresh from the database on every call. They bypass gorm's statement
-// building and reflection (database/sql directly, on the transaction inside InTx). Prepared statements
-// would not help SQLite here: its driver compiles the SQL text again on every execution, prepared or not;
-// PostgreSQL's driver caches its statements itself.
+// building and reflection (database/sql directly, on the transaction inside InTx), and stay prepared
+// (statements.go).
 
 // queryRow runs one single-row query; q is written with '?' placeholders. On SQLite, outside a
 // transaction, it runs on the read-only connections.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	pool := s.db.Statement.ConnPool
+	pool := s.db.Statement.ConnPool.(sqlPool)
 	if _, inTx := pool.(*sql.Tx); !inTx && s.reader != nil {
-		return s.reader.QueryRowContext(ctx, q, args...)
+		return s.queryRowOn(ctx, s.reader, s.reads, q, args...)
 	}
-	return pool.QueryRowContext(ctx, s.rebind(q), args...)
-}
-
-// rebind turns the '?' placeholders of q into PostgreSQL's $1, $2, ... (none of our SQL has a '?'
-// elsewhere).
-func (s *Store) rebind(q string) string {
-	if s.dialect != DialectPostgres {
-		return q
-	}
-	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
+	return s.queryRowOn(ctx, pool, s.writes, q, args...)
 }
 
 // sqlTx runs fn in a database/sql transaction, retried like inTx on a serialization failure; on a
@@ -209,7 +185,7 @@ func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshTok
 	if s.dialect == DialectPostgres && rt != nil {
 		args := append(accessTokenArgs(at), refreshTokenArgs(*rt)...)
 		return s.translateSQL("create tokens", s.retried(ctx, func() error {
-			_, err := s.db.Statement.ConnPool.ExecContext(ctx, pgCreateTokensSQL, args...)
+			_, err := s.execOn(ctx, s.pool(), pgCreateTokensSQL, args...)
 			return err
 		}))
 	}
@@ -217,11 +193,12 @@ func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshTok
 		_, err := s.exec(ctx, "create tokens", insertAccessTokenSQL, accessTokenArgs(at)...)
 		return err
 	}
+	s.prepareWrites(ctx, insertAccessTokenSQL, insertRefreshTokenSQL)
 	return s.sqlTx(ctx, "create tokens", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.rebind(insertAccessTokenSQL), accessTokenArgs(at)...); err != nil {
+		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.rebind(insertRefreshTokenSQL), refreshTokenArgs(*rt)...)
+		_, err := s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(*rt)...)
 		return err
 	})
 }
@@ -233,25 +210,26 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 	if s.dialect == DialectPostgres {
 		args := append(append(accessTokenArgs(at), refreshTokenArgs(rt)...), utc(now), oldHash)
 		return s.translateSQL("rotate refresh token", s.retried(ctx, func() error {
-			res, err := s.db.Statement.ConnPool.ExecContext(ctx, pgRotateSQL, args...)
+			res, err := s.execOn(ctx, s.pool(), pgRotateSQL, args...)
 			if err != nil {
 				return err
 			}
 			return spentOne(res)
 		}))
 	}
+	s.prepareWrites(ctx, spendRefreshTokenSQL, insertAccessTokenSQL, insertRefreshTokenSQL)
 	return s.sqlTx(ctx, "rotate refresh token", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, spendRefreshTokenSQL, utc(now), oldHash, utc(now))
+		res, err := s.execOn(ctx, tx, spendRefreshTokenSQL, utc(now), oldHash, utc(now))
 		if err == nil {
 			err = spentOne(res)
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
+		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, insertRefreshTokenSQL, refreshTokenArgs(rt)...)
+		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(rt)...)
 		return err
 	})
 }

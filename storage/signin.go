@@ -189,7 +189,7 @@ func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time)
 func (s *Store) ConsumeCodeGrant(ctx context.Context, codeHash string, now time.Time) (Grant, error) {
 	var n int64
 	err := s.retried(ctx, func() error {
-		res, err := s.db.Statement.ConnPool.ExecContext(ctx, s.rebind(consumeCodeSQL), utc(now), codeHash, utc(now))
+		res, err := s.execOn(ctx, s.pool(), consumeCodeSQL, utc(now), codeHash, utc(now))
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ const consumeCodeSQL = `UPDATE auth_requests SET code_used_at = ?
 
 // exec runs one statement written with '?' placeholders.
 func (s *Store) exec(ctx context.Context, op, q string, args ...any) (sql.Result, error) {
-	res, err := s.db.Statement.ConnPool.ExecContext(ctx, s.rebind(q), args...)
+	res, err := s.execOn(ctx, s.pool(), q, args...)
 	if err != nil {
 		return nil, s.translateSQL(op, err)
 	}
