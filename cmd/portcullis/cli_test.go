@@ -715,3 +715,23 @@ func TestLastAdminGuard(t *testing.T) {
 		}
 	})
 }
+
+// TestServerGCPercent checks that the server collects garbage less often than the runtime's default
+// unless GOGC says otherwise.
+func TestServerGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		gogc string
+		want int
+		set  bool
+	}{{"", 400, true}, {"100", 0, false}, {"off", 0, false}} {
+		got, set := serverGCPercent(func(k string) string {
+			if k == "GOGC" {
+				return tc.gogc
+			}
+			return ""
+		})
+		if got != tc.want || set != tc.set {
+			t.Errorf("GOGC=%q: got (%d, %v), want (%d, %v)", tc.gogc, got, set, tc.want, tc.set)
+		}
+	}
+}

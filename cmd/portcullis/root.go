@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -97,6 +98,9 @@ func (c *cli) logger(cfg app.Config) *slog.Logger { return app.Logger(cfg, c.std
 func (c *cli) serve(ctx context.Context, cfg app.Config) error {
 	log := c.logger(cfg)
 	slog.SetDefault(log) // the provider library logs only through the default logger (STYLE rule 21)
+	if pct, ok := serverGCPercent(c.getenv); ok {
+		debug.SetGCPercent(pct)
+	}
 	a, err := app.New(ctx, cfg, app.Options{Log: log})
 	if err != nil {
 		return err
@@ -109,6 +113,18 @@ func (c *cli) serve(ctx context.Context, cfg app.Config) error {
 	return a.Serve(ctx, func(addr string) {
 		log.Info("listening", "addr", addr, "issuer", cfg.Issuer, "database", redactDSN(cfg.Database), "dev", cfg.Dev)
 	})
+}
+
+// serverGCPercent is the server's garbage-collection target when GOGC does not set one: 400 (the
+// runtime's default is 100). Every password hash allocates 19 MiB (argon2id), so at the default the heap
+// reaches its goal every two or three sign-ins and a collection costs a sign-in ~0.8 ms of CPU; at 400
+// it is ~0.3 ms, for a heap of ~200 MiB instead of ~100 MiB under full load (at most GOMAXPROCS hashes
+// run at once). GOGC and GOMEMLIMIT still decide when set.
+func serverGCPercent(getenv func(string) string) (int, bool) {
+	if getenv("GOGC") != "" {
+		return 0, false
+	}
+	return 400, true
 }
 
 // redactDSN hides a password in a database URL.
