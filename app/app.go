@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portcullis/portcullis/admin"
 	"github.com/portcullis/portcullis/lifecycle"
@@ -180,8 +179,12 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	}
 	var ck [32]byte
 	copy(ck[:], cryptoKey)
+	tokenCrypto, err := op.NewTokenCrypto(ck)
+	if err != nil {
+		return err
+	}
 	st := &op.Storage{
-		Store: a.Store, Keys: a.Keys, Crypto: oidcop.NewAES256GCMCrypto(ck, "k1"), Now: a.Now, Log: a.Log,
+		Store: a.Store, Keys: a.Keys, Crypto: tokenCrypto, Now: a.Now, Log: a.Log,
 		LoginURL:      func(id string) string { return "/login/?authRequestID=" + id },
 		AdminAudience: strings.TrimSuffix(cfg.Issuer, "/") + "/api", OnToken: a.Metrics.TokenIssued,
 		AuthRequestTTL: op.DefaultAuthRequestTTL, CodeTTL: op.DefaultCodeTTL,

@@ -221,11 +221,10 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (oidcop.Au
 	return v, nil
 }
 
-// DeleteAuthRequest is called after tokens were issued: the request is marked spent, not deleted,
-// so that a replayed code can still be traced to its tokens until the row expires.
-func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.Store.ConsumeAuthRequest(ctx, id, s.Now())
-}
+// DeleteAuthRequest is called after tokens were issued. Redeeming the code (AuthRequestByCode) already
+// marked the request spent, in the same statement; it is kept, not deleted, so that a replayed code can
+// still be traced to its tokens until the row expires.
+func (s *Storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // Health reports whether the database answers.
 func (s *Storage) Health(ctx context.Context) error { return s.Store.Ping(ctx) }

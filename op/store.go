@@ -15,7 +15,6 @@ type Store interface {
 	// The callback and the code exchange read the request with its tenant and user in one query.
 	AuthRequestGrant(ctx context.Context, id string) (storage.Grant, error)
 	ConsumeCodeGrant(ctx context.Context, codeHash string, now time.Time) (storage.Grant, error)
-	ConsumeAuthRequest(ctx context.Context, id string, now time.Time) error
 	CreateTokens(ctx context.Context, at storage.AccessToken, rt *storage.RefreshToken) error
 	AccessTokenByID(ctx context.Context, id string) (storage.AccessToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, error)

@@ -176,7 +176,7 @@ func (s *Store) AuthRequestBinding(ctx context.Context, id string) (string, erro
 	return h, nil
 }
 
-// ConsumeCode marks the code used, atomically, and returns its auth request. A code that was used before
+// ConsumeCode marks the code used and the request spent, atomically, and returns its auth request. A code that was used before
 // returns the request with ErrConflict (so the caller can revoke what it produced); an unknown or expired
 // code returns ErrNotFound.
 func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error) {
@@ -189,7 +189,7 @@ func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time)
 func (s *Store) ConsumeCodeGrant(ctx context.Context, codeHash string, now time.Time) (Grant, error) {
 	var n int64
 	err := s.retried(ctx, func() error {
-		res, err := s.execOn(ctx, s.pool(), consumeCodeSQL, utc(now), codeHash, utc(now))
+		res, err := s.execOn(ctx, s.pool(), consumeCodeSQL, utc(now), utc(now), codeHash, utc(now))
 		if err != nil {
 			return err
 		}
@@ -212,7 +212,9 @@ func (s *Store) ConsumeCodeGrant(ctx context.Context, codeHash string, now time.
 	return Grant{}, translate("consume code", ErrNotFound)
 }
 
-const consumeCodeSQL = `UPDATE auth_requests SET code_used_at = ?
+// Redeeming the code also spends the request: it can never yield another code, and tokens follow in
+// the same token request (the provider's DeleteAuthRequest has nothing left to write).
+const consumeCodeSQL = `UPDATE auth_requests SET code_used_at = ?, consumed_at = ?
  WHERE code_hash = ? AND code_used_at IS NULL AND consumed_at IS NULL AND code_expires_at > ?`
 
 // The writes of a sign-in's steps, on database/sql (no reflection): on the writer connection, or on the

@@ -121,7 +121,7 @@ type AuthRequest struct {
 	CodeHash      string
 	CodeExpiresAt time.Time
 	CodeUsedAt    *time.Time
-	ConsumedAt    *time.Time // tokens were issued; the request can never yield another code
+	ConsumedAt    *time.Time // its code was redeemed (or it was spent otherwise): it can never yield another code
 }
 
 // LogValue keeps state, nonce, challenge and code hash out of logs.
