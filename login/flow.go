@@ -129,12 +129,21 @@ func (h *Handler) ensureBinding(c echo.Context) error {
 // recordLogin records who signs in and the factors proven so far, after moving the sign-in to a new
 // binding of this browser (see rebind), and keeps f in step with what it wrote.
 func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []string, authTime time.Time) error {
-	hash, err := h.rebind(c)
-	if err != nil {
+	old := h.loginBinding(c)
+	if old == "" {
+		return errExpired // a step of a sign-in is bound to this browser's binding
+	}
+	v := secret.RandomToken(32)
+	prev := f.req
+	prev.BrowserHash = secret.TokenHash(old)
+	err := h.Store.RebindAndRecordLogin(c.Request().Context(), prev, secret.TokenHash(v), userID, factors, authTime)
+	if err != nil && !errors.Is(err, storage.ErrConflict) {
 		return err
 	}
-	f.req.BrowserHash = hash
-	if err := h.Store.RecordLogin(c.Request().Context(), f.req, userID, factors, authTime); err != nil {
+	c.SetCookie(h.cookie(LoginCookie, v, 0)) // the browser's other sign-ins moved to it, whatever the outcome
+	c.Set(LoginCookie, v)
+	f.req.BrowserHash = secret.TokenHash(v)
+	if err != nil {
 		return errExpired
 	}
 	f.req.UserID, f.req.Factors, f.req.AuthTime = userID, factors, authTime

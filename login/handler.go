@@ -30,6 +30,7 @@ type Store interface {
 	BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error)
 	RebindBrowser(ctx context.Context, oldHash, newHash string) error
 	RecordLogin(ctx context.Context, prev storage.AuthRequest, userID string, factors []string, authTime time.Time) error
+	RebindAndRecordLogin(ctx context.Context, prev storage.AuthRequest, newHash, userID string, factors []string, authTime time.Time) error
 	DeleteAuthRequest(ctx context.Context, id string) error
 	TenantByID(ctx context.Context, id string) (storage.Tenant, error)
 	ClientByID(ctx context.Context, id string) (storage.Client, error)

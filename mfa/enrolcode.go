@@ -54,7 +54,8 @@ func (s *Service) NewEnrolmentCode(user storage.User, createdBy string) (string,
 // ErrInvalidCode, or the *throttle.LockedError of a lockout. Without an outstanding code it returns
 // this sign-in's enrolment as Enrolment does.
 func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta Meta) (Enrolment, error) {
-	if err := s.limiter().Check(ctx, otpKey(user)); err != nil {
+	counted, err := s.limiter().CheckCounted(ctx, otpKey(user))
+	if err != nil {
 		return Enrolment{}, err
 	}
 	stored, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
@@ -71,7 +72,7 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 	if !s.now().Before(stored.ExpiresAt) {
 		return Enrolment{}, ErrEnrolmentCodeExpired
 	}
-	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil)
+	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil, counted)
 	return s.beginSignInEnrolment(ctx, user, authRequestID, issuer, meta)
 }
 

@@ -203,9 +203,13 @@ func (s *Service) refuse(ctx context.Context, user storage.User, meta Meta, acti
 }
 
 // succeed clears the user's OTP throttle and audits action.
-func (s *Service) succeed(ctx context.Context, user storage.User, meta Meta, action string, detail map[string]any) {
-	if err := s.limiter().Reset(ctx, otpKey(user)); err != nil {
-		s.log().ErrorContext(ctx, "reset otp throttle", "user", user.ID, "err", err)
+// succeed clears the user's second-factor failures, when counted says there are any (a counter the
+// check found; a failure counted since then stays), and records action.
+func (s *Service) succeed(ctx context.Context, user storage.User, meta Meta, action string, detail map[string]any, counted bool) {
+	if counted {
+		if err := s.limiter().Reset(ctx, otpKey(user)); err != nil {
+			s.log().ErrorContext(ctx, "reset otp throttle", "user", user.ID, "err", err)
+		}
 	}
 	s.audit(ctx, user, action, meta, detail)
 }
@@ -215,8 +219,8 @@ func (s *Service) succeed(ctx context.Context, user storage.User, meta Meta, act
 // then ends the pending sign-in); ErrReplay for a code of a step already used (or older); ErrInvalidCode
 // for a wrong or malformed code; ErrNotEnrolled without an active authenticator.
 func (s *Service) Verify(ctx context.Context, user storage.User, code string, meta Meta) error {
-	lim := s.limiter()
-	if err := lim.Check(ctx, otpKey(user)); err != nil {
+	counted, err := s.limiter().CheckCounted(ctx, otpKey(user))
+	if err != nil {
 		return err
 	}
 	a, err := s.Store.AuthenticatorByUser(ctx, user.ID)
@@ -250,6 +254,6 @@ func (s *Service) Verify(ctx context.Context, user storage.User, code string, me
 		}
 		return fmt.Errorf("verify code: %w", err)
 	}
-	s.succeed(ctx, user, meta, AuditCodeAccepted, map[string]any{"factor": FactorOTP})
+	s.succeed(ctx, user, meta, AuditCodeAccepted, map[string]any{"factor": FactorOTP}, counted)
 	return nil
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,17 @@ import (
 // AuthenticatorByUser returns the user's active TOTP authenticator. A user without one whose sign-in is
 // showing a secret gets a record in state AuthenticatorPending with no secret (for display only).
 func (s *Store) AuthenticatorByUser(ctx context.Context, userID string) (Authenticator, error) {
+	// The common case, an enrolled user (every code step reads it), is one plain query; without an
+	// active authenticator the user may still be pending, which AuthenticatorsByUsers tells.
+	var r authenticatorRow
+	err := s.queryRow(ctx, authenticatorByUserSQL, userID).Scan(&r.ID, &r.UserID, &r.TenantID, &r.SecretSealed, &r.State,
+		&r.LastStep, &r.CreatedAt, &r.ConfirmedAt, &r.LastUsedAt, &r.EnrolledClientID, &r.EnrolledAddress)
+	if err == nil {
+		return authenticatorFromRow(r), nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Authenticator{}, s.translateSQL("authenticator by user", err)
+	}
 	m, err := s.AuthenticatorsByUsers(ctx, []string{userID})
 	if err != nil {
 		return Authenticator{}, err
@@ -245,16 +257,14 @@ func (s *Store) EnrolmentCodeByUser(ctx context.Context, userID string) (Enrolme
 // AcceptStep records that a code of time step step was accepted: one compare-and-set that succeeds
 // only if step is newer than every step accepted before, so a code works once, also across instances.
 func (s *Store) AcceptStep(ctx context.Context, id string, step int64, now time.Time) error {
-	res := s.ctx(ctx).Model(&authenticatorRow{}).Where("id = ? AND state = ? AND last_step < ?", id, AuthenticatorActive, step).
-		Updates(map[string]any{"last_step": step, "last_used_at": utc(now)})
-	if res.Error != nil {
-		return translate("accept step", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return translate("accept step", ErrConflict)
-	}
-	return nil
+	return s.execOne(ctx, "accept step", acceptStepSQL, step, utc(now), id, AuthenticatorActive, step)
 }
+
+const (
+	authenticatorByUserSQL = `SELECT id, user_id, tenant_id, secret_sealed, state, last_step, created_at, confirmed_at,
+ last_used_at, enrolled_client_id, enrolled_address FROM authenticators WHERE user_id = ?`
+	acceptStepSQL = `UPDATE authenticators SET last_step = ?, last_used_at = ? WHERE id = ? AND state = ? AND last_step < ?`
+)
 
 // ResetMFA removes the user's authenticator, recovery codes, passkeys and security keys and pending
 // enrolments and ends their sessions, in one transaction, with its audit event. With code, the user's next enrolment needs that

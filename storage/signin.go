@@ -250,7 +250,14 @@ const (
  WHERE browser_hash = ? AND code_hash IS NULL AND consumed_at IS NULL`
 	recordLoginSQL = `UPDATE auth_requests SET user_id = ?, factors = ?, auth_time = ?
  WHERE id = ? AND browser_hash = ? AND browser_hash <> '' AND user_id = ? AND factors = ? AND code_hash IS NULL AND consumed_at IS NULL`
-	saveAuthCodeSQL = `UPDATE auth_requests SET code_hash = ?, code_expires_at = ?,
+	// RebindAndRecordLogin: the browser's other sign-ins move to the new binding; this one moves and
+	// records in one compare-and-set (recordLoginSQL's conditions, against the binding it had).
+	rebindOthersSQL = `UPDATE auth_requests SET browser_hash = ?
+ WHERE browser_hash = ? AND id <> ? AND code_hash IS NULL AND consumed_at IS NULL`
+	rebindRecordLoginSQL = `UPDATE auth_requests SET browser_hash = ?, user_id = ?, factors = ?, auth_time = ?
+ WHERE id = ? AND browser_hash = ? AND browser_hash <> '' AND user_id = ? AND factors = ? AND code_hash IS NULL AND consumed_at IS NULL`
+	pgRebindAndRecordLoginSQL = `WITH others AS (` + rebindOthersSQL + `) ` + rebindRecordLoginSQL
+	saveAuthCodeSQL           = `UPDATE auth_requests SET code_hash = ?, code_expires_at = ?,
  expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
  WHERE id = ? AND code_hash IS NULL AND consumed_at IS NULL`
 	consumeAuthRequestSQL = `UPDATE auth_requests SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`
@@ -287,6 +294,38 @@ func (s *Store) RebindBrowser(ctx context.Context, oldHash, newHash string) erro
 func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time) error {
 	return s.execOne(ctx, "record login", recordLoginSQL, userID, join(factors), utc(authTime),
 		prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors))
+}
+
+// RebindAndRecordLogin is RebindBrowser from prev.BrowserHash (the binding the browser holds) to newHash
+// and then RecordLogin on prev under newHash, at once: one statement on PostgreSQL, one transaction on
+// SQLite. On ErrConflict the other sign-ins of the browser were moved all the same (as by the two calls),
+// so the caller hands the browser the new binding either way.
+func (s *Store) RebindAndRecordLogin(ctx context.Context, prev AuthRequest, newHash, userID string, factors []string, authTime time.Time) error {
+	if prev.BrowserHash == "" || newHash == "" {
+		return translate("record login", ErrConflict)
+	}
+	moveArgs := []any{newHash, prev.BrowserHash, prev.ID}
+	recordArgs := []any{newHash, userID, join(factors), utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors)}
+	if s.dialect == DialectPostgres {
+		return s.execOne(ctx, "record login", pgRebindAndRecordLoginSQL, append(moveArgs, recordArgs...)...)
+	}
+	s.prepareWrites(ctx, rebindOthersSQL, rebindRecordLoginSQL)
+	var conflict error
+	err := s.sqlTx(ctx, "record login", func(tx *sql.Tx) error {
+		if _, err := s.execOn(ctx, tx, rebindOthersSQL, moveArgs...); err != nil {
+			return err
+		}
+		res, err := s.execOn(ctx, tx, rebindRecordLoginSQL, recordArgs...)
+		if err != nil {
+			return err
+		}
+		conflict = spentOne(res) // commit the move either way
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.translateSQL("record login", conflict)
 }
 
 // SaveAuthCode records the hash of the code issued for the request. It succeeds once per request.

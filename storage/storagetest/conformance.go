@@ -28,6 +28,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"AuthRequestRoundTrip", testAuthRequestRoundTrip},
 		{"BindAuthRequest", testBindAuthRequest},
 		{"RecordLogin", testRecordLogin},
+		{"RebindAndRecordLogin", testRebindAndRecordLogin},
 		{"SaveAuthCode", testSaveAuthCode},
 		{"ConsumeCode", testConsumeCode},
 		{"Tokens", testTokens},

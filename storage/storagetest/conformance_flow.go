@@ -122,6 +122,70 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 	wantErr(t, "RecordLogin after the code was issued", st.RecordLogin(ctx, got, w.user.ID, pwd, now()), storage.ErrConflict)
 }
 
+// testRebindAndRecordLogin checks the sign-in step's write: the browser's sign-ins move to the new
+// binding, and this one records the login under it, with RecordLogin's compare-and-set.
+func testRebindAndRecordLogin(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	pwd := []string{factorPassword}
+	both := []string{factorPassword, factorOTP}
+	bound := func(hash string) storage.AuthRequest {
+		a := w.mustAuthRequest(t, st)
+		wantErr(t, "BindAuthRequest", st.BindAuthRequest(ctx, a.ID, hash), nil)
+		got, err := st.AuthRequestByID(ctx, a.ID)
+		wantErr(t, "AuthRequestByID", err, nil)
+		return got
+	}
+	hashOf := func(id string) storage.AuthRequest {
+		got, err := st.AuthRequestByID(ctx, id)
+		wantErr(t, "AuthRequestByID", err, nil)
+		return got
+	}
+	a, tab, issued, stranger := bound("h1"), bound("h1"), bound("h1"), bound("other")
+	wantErr(t, "SaveAuthCode", st.SaveAuthCode(ctx, issued.ID, "code-rr", now().Add(time.Minute)), nil)
+
+	authTime := now()
+	wantErr(t, "RebindAndRecordLogin", st.RebindAndRecordLogin(ctx, a, "h2", w.user.ID, pwd, authTime), nil)
+	got := hashOf(a.ID)
+	if got.BrowserHash != "h2" || got.UserID != w.user.ID {
+		t.Errorf("after the step: binding %q, user %q; want h2, %q", got.BrowserHash, got.UserID, w.user.ID)
+	}
+	wantEqual(t, "Factors", got.Factors, pwd)
+	wantTime(t, "AuthTime", got.AuthTime, authTime)
+	if h := hashOf(tab.ID).BrowserHash; h != "h2" {
+		t.Errorf("the browser's other sign-in: binding %q, want h2", h)
+	}
+	if h := hashOf(issued.ID).BrowserHash; h != "h1" {
+		t.Errorf("a sign-in whose code was issued moved to %q, want it left at h1", h)
+	}
+	if h := hashOf(stranger.ID).BrowserHash; h != "other" {
+		t.Errorf("another browser's sign-in moved to %q", h)
+	}
+
+	// Stale state (the factors it read changed): nothing recorded, but the browser's sign-ins still move.
+	stale := a
+	stale.BrowserHash = "h2"
+	wantErr(t, "RebindAndRecordLogin with stale prev", st.RebindAndRecordLogin(ctx, stale, "h3", w.user.ID, both, now()), storage.ErrConflict)
+	if got := hashOf(a.ID); got.BrowserHash != "h2" || len(got.Factors) != 1 {
+		t.Errorf("a refused step wrote: binding %q, factors %v", got.BrowserHash, got.Factors)
+	}
+	if h := hashOf(tab.ID).BrowserHash; h != "h3" {
+		t.Errorf("the browser's other sign-in after a refused step: binding %q, want h3", h)
+	}
+	// Another browser's binding records nothing; an empty one neither.
+	wrong := hashOf(a.ID)
+	wrong.BrowserHash = "other"
+	wantErr(t, "RebindAndRecordLogin from another browser", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now()), storage.ErrConflict)
+	wrong.BrowserHash = ""
+	wantErr(t, "RebindAndRecordLogin without a binding", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now()), storage.ErrConflict)
+	if got := hashOf(a.ID); len(got.Factors) != 1 {
+		t.Errorf("factors %v after refused steps, want the password only", got.Factors)
+	}
+	if h := hashOf(stranger.ID).BrowserHash; h != "h4" {
+		t.Errorf("the other browser's sign-in: binding %q, want h4 (its browser's step moved it)", h)
+	}
+}
+
 func testSaveAuthCode(t *testing.T, st *storage.Store) {
 	ctx := t.Context()
 	w := newWorld(t, st)
