@@ -146,16 +146,22 @@ func report(w io.Writer, o options, results []result) {
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %.1f | %s | %s | %s | %d |\n", r.name, r.target, r.round, r.ops, r.rate(),
 			fmtDur(r.p50), fmtDur(r.p99), cpu, r.errCount)
 	}
-	// Side-by-side ratios and the argon2id bound.
-	var bound float64
-	for _, r := range results {
-		if strings.HasPrefix(r.name, "argon2id") {
-			bound = r.rate()
-		}
+	// Side-by-side ratios, the argon2id bound and the CPU beyond each yardstick, each against the other
+	// OP and the yardsticks of the same round.
+	type key struct {
+		name, target string
+		round        int
 	}
-	byName := map[string]result{}
+	byKey := map[key]result{}
 	for _, r := range results {
-		byName[r.name+"|"+r.target] = r
+		byKey[key{r.name, r.target, r.round}] = r
+	}
+	const argon2Name = "argon2id (this process, GOMAXPROCS at once)"
+	suffix := func(round int) string {
+		if o.rounds == 1 {
+			return ""
+		}
+		return fmt.Sprintf(" (round %d)", round)
 	}
 	first := true
 	for _, r := range results {
@@ -167,11 +173,12 @@ func report(w io.Writer, o options, results []result) {
 		if peer == "refresh (ES256 client)" {
 			peer = "refresh" // the other OP's refresh, whatever it signs with
 		}
-		if other, ok := byName[peer+"|"+o.compareName]; ok && other.rate() > 0 && r.round == 1 {
-			line = fmt.Sprintf("%s: %.2f × %s", r.name, r.rate()/other.rate(), o.compareName)
+		if other, ok := byKey[key{peer, o.compareName, r.round}]; ok && other.rate() > 0 {
+			line = fmt.Sprintf("%s%s: %.2f × %s", r.name, suffix(r.round), r.rate()/other.rate(), o.compareName)
 		}
-		if bound > 0 && (r.name == "password sign-in" || r.name == "password+TOTP sign-in") && r.round == 1 {
-			line = fmt.Sprintf("%s: %.2f × the argon2id bound (%.1f/s)", r.name, r.rate()/bound, bound)
+		if b, ok := byKey[key{argon2Name, "this process", r.round}]; ok && b.rate() > 0 &&
+			(r.name == "password sign-in" || r.name == "password+TOTP sign-in") {
+			line = fmt.Sprintf("%s%s: %.2f × the argon2id bound (%.1f/s)", r.name, suffix(r.round), r.rate()/b.rate(), b.rate())
 		}
 		if line != "" {
 			if first {
@@ -186,23 +193,24 @@ func report(w io.Writer, o options, results []result) {
 	yardsticks := []struct{ measure, yardstick, what string }{
 		{"refresh", "RS256 signature (this process)", "two RS256 signatures (2 × %d µs)"},
 		{"refresh (ES256 client)", "ES256 signature (this process)", "two ES256 signatures (2 × %d µs)"},
-		{"password sign-in", "argon2id (this process, GOMAXPROCS at once)", "one argon2id hash (%d µs)"},
-		{"password+TOTP sign-in", "argon2id (this process, GOMAXPROCS at once)", "one argon2id hash (%d µs)"},
+		{"password sign-in", argon2Name, "one argon2id hash (%d µs)"},
+		{"password+TOTP sign-in", argon2Name, "one argon2id hash (%d µs)"},
 	}
 	for _, y := range yardsticks {
-		ys, ok := byName[y.yardstick+"|this process"]
-		if !ok || ys.cpuPerOp <= 0 {
-			continue
-		}
 		n := time.Duration(1)
 		if strings.HasPrefix(y.what, "two") {
 			n = 2
 		}
 		for _, r := range results {
-			if r.name == y.measure && r.target == "portcullis" && r.round == 1 && r.cpuPerOp > 0 {
-				fmt.Fprintf(w, "%s: %d µs of CPU = "+y.what+" + %d µs\n", r.name, r.cpuPerOp.Microseconds(),
-					ys.cpuPerOp.Microseconds(), (r.cpuPerOp - n*ys.cpuPerOp).Microseconds())
+			if r.name != y.measure || r.target != "portcullis" || r.cpuPerOp <= 0 {
+				continue
 			}
+			ys, ok := byKey[key{y.yardstick, "this process", r.round}]
+			if !ok || ys.cpuPerOp <= 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%s%s: %d µs of CPU = "+y.what+" + %d µs\n", r.name, suffix(r.round), r.cpuPerOp.Microseconds(),
+				ys.cpuPerOp.Microseconds(), (r.cpuPerOp - n*ys.cpuPerOp).Microseconds())
 		}
 	}
 	var errLines []string

@@ -209,9 +209,9 @@ func provision(ctx context.Context, o options, getenv func(string) string, log *
 		}
 	}
 	if want(o, "enrol") {
-		n := int(80*o.duration.Seconds()) * o.rounds
+		n := int(80 * (o.duration.Seconds()*float64(o.rounds) + o.warmup.Seconds()))
 		if o.count > 0 {
-			n = min(n, o.count*o.rounds)
+			n = min(n, o.count*o.rounds+int(80*o.warmup.Seconds()))
 		}
 		fmt.Fprintf(progress, "provisioning %d users to enrol…\n", n)
 		for i := range n {

@@ -36,6 +36,7 @@ type options struct {
 	count       int
 	pid         int
 	rounds      int
+	warmup      time.Duration // each measure runs this long, unreported, before its first round
 
 	compare      string // another OP's issuer: discovery, JWKS (and userinfo with compareToken)
 	compareToken string
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.count, "count", 0, "stop each measure after this many operations (0: only -duration)")
 	fs.IntVar(&o.pid, "pid", 0, "process id of the provider (local), to report its CPU per operation from /proc")
 	fs.IntVar(&o.rounds, "rounds", 1, "run every measure this many times")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "run each measure this long, unreported, before its first round (the server's heap, caches and connection pools reach their steady state; 0: none)")
 	fs.StringVar(&o.compare, "compare", "", "issuer of another OP (loopback) to measure side by side: discovery, jwks, userinfo")
 	fs.StringVar(&o.compareToken, "compare-token", "", "an access token of the other OP, for its userinfo")
 	refresh := fs.String("compare-refresh-tokens", "", "comma-separated refresh tokens of the other OP, one per concurrent client, for its refresh measure")
@@ -99,6 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.duration <= 0 || o.duration > time.Hour {
 		problems = append(problems, "-duration: more than 0, at most 1h")
 	}
+	if o.warmup < 0 || o.warmup > time.Hour {
+		problems = append(problems, "-warmup: 0 to 1h")
+	}
 	if o.count < 0 || o.rounds < 1 || o.rounds > 100 {
 		problems = append(problems, "-count >= 0, -rounds 1 to 100")
 	}
@@ -114,7 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New(strings.Join(problems, "; "))
 	}
 	if o.users == 0 {
-		o.users = int(100 * (30*time.Second + o.duration).Seconds() / 30)
+		o.users = int(100 * (30*time.Second + o.duration + o.warmup).Seconds() / 30)
 		o.users = max(o.users, 2*o.concurrency)
 	}
 	return o, nil
@@ -156,6 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "# loadtest: %s, concurrency %d, %s per measure, %d round(s), GOMAXPROCS %d\n",
 		o.target, o.concurrency, o.duration, o.rounds, runtime.GOMAXPROCS(0))
+	if err := warmUp(ctx, o, env, stderr); err != nil {
+		return err
+	}
 	var results []result
 	for round := 1; round <= o.rounds; round++ {
 		for _, m := range o.measures {
@@ -193,6 +201,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	report(stdout, o, results)
+	return nil
+}
+
+// warmUp runs every measure for o.warmup and discards the results: a server that just started grows
+// its heap (each argon2id hash allocates 19 MiB), fills its caches and opens its connections during
+// its first seconds of load, and that is not the cost of an operation.
+func warmUp(ctx context.Context, o options, env *env, stderr io.Writer) error {
+	if o.warmup == 0 {
+		return nil
+	}
+	w := o
+	w.duration, w.count = o.warmup, 0
+	fmt.Fprintf(stderr, "warming up (%s per measure, not reported)…\n", o.warmup)
+	for _, m := range o.measures {
+		if m == "signatures" {
+			if _, err := signatureCost(ctx, w); err != nil {
+				return fmt.Errorf("warm-up %s: %w", m, err)
+			}
+			continue
+		}
+		if _, err := runMeasure(ctx, w, env, m); err != nil {
+			return fmt.Errorf("warm-up %s: %w", m, err)
+		}
+		if o.compare != "" && comparable(m) {
+			if _, err := runCompare(ctx, w, env, m); err != nil {
+				return fmt.Errorf("warm-up %s (%s): %w", m, o.compareName, err)
+			}
+		}
+	}
 	return nil
 }
 
