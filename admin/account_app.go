@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"encoding/base64"
 	"errors"
-	"html/template"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -77,9 +75,7 @@ func (h *Handler) appSection(c echo.Context, p *templates.AccountPage, v account
 	if err != nil {
 		return err
 	}
-	p.AppSecret, p.AppIssuer = en.SecretGrouped, en.Issuer
-	p.AppQRDataURI = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))
-	p.AppOTPAuthURI = template.URL(en.URI)
+	p.App = templates.NewTOTPKey(en.SecretGrouped, en.Issuer, en.QRPNG, en.URI)
 	return nil
 }
 

@@ -1,9 +1,7 @@
 package login
 
 import (
-	"encoding/base64"
 	"errors"
-	"html/template"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -79,9 +77,8 @@ func (h *Handler) showEnrolment(c echo.Context, f *flow, status int, msg string)
 		return err
 	}
 	page := templates.EnrolPage{Base: h.base(f, c, "Set up two-factor authentication"),
-		AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg, Issuer: e.Issuer, Secret: e.SecretGrouped,
-		QRDataURI:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)),
-		OTPAuthURI: template.URL(e.URI)}
+		TOTPKey:       templates.NewTOTPKey(e.SecretGrouped, e.Issuer, e.QRPNG, e.URI),
+		AuthRequestID: f.req.ID, Email: f.user.Email, Error: msg}
 	if st, err := h.state(c.Request().Context(), f); err == nil && st.Allows(StepAddKey) {
 		page.KeyURL = stepURL(StepAddKey, f.req.ID)
 	}

@@ -49,14 +49,26 @@ type RecoveryPage struct {
 	AuthRequestID, Email, Error string
 }
 
+// TOTPKey is an authenticator app's new key as the pages show it (partial "totp-key"): the QR code, the
+// otpauth link and the key as text.
+type TOTPKey struct {
+	QRDataURI  template.URL // data:image/png;base64,...
+	Secret     string       // base32 secret, grouped in 4s
+	OTPAuthURI template.URL // otpauth://totp/...
+	Issuer     string       // the name the app shows
+}
+
+// NewTOTPKey is the key shown for a secret (grouped in 4s), with its QR code (PNG) and otpauth URI.
+func NewTOTPKey(secretGrouped, issuer string, qrPNG []byte, uri string) TOTPKey {
+	return TOTPKey{QRDataURI: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(qrPNG)),
+		Secret: secretGrouped, OTPAuthURI: template.URL(uri), Issuer: issuer}
+}
+
 // EnrolPage is the data for page "enrol".
 type EnrolPage struct {
 	Base
+	TOTPKey
 	AuthRequestID, Email, Error string
-	QRDataURI                   template.URL // data:image/png;base64,...
-	Secret                      string       // base32 secret, grouped in 4s
-	OTPAuthURI                  template.URL // otpauth://totp/...
-	Issuer                      string
 	KeyURL                      string // add a passkey or security key instead ("" when WebAuthn is off)
 }
 
@@ -166,12 +178,9 @@ type AccountPage struct {
 	KeyFlash, KeyError string
 
 	// Setting up (a key, no app) or replacing (an app) the authenticator app on the page itself.
-	AppAction          string       // "setup" or "replace"; "" when the page offers neither
-	AppReauthURL       string       // set when it needs a sign-in again with the second factor first
-	AppSecret          string       // this session's pending secret, grouped in 4s ("" when none is pending)
-	AppIssuer          string       // the name the app shows
-	AppQRDataURI       template.URL // data:image/png;base64,... of AppOTPAuthURI
-	AppOTPAuthURI      template.URL // otpauth://totp/...
+	AppAction          string  // "setup" or "replace"; "" when the page offers neither
+	AppReauthURL       string  // set when it needs a sign-in again with the second factor first
+	App                TOTPKey // this session's pending secret (App.Secret "" when none is pending)
 	AppError, AppFlash string
 
 	// The "Change password" section.

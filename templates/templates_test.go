@@ -41,9 +41,9 @@ func samplePages() []samplePage {
 		{"recovery", RecoveryPage{Base: sampleBase("Use a recovery code"), AuthRequestID: "ar_123", Email: "ada@acme.example"}},
 		{"enrol", EnrolPage{
 			Base: sampleBase("Set up two-factor authentication"), AuthRequestID: "ar_123", Email: "ada@acme.example",
-			QRDataURI: sampleQR, Secret: "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP",
-			OTPAuthURI: "otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Acme%20Corp",
-			Issuer:     "Acme Corp",
+			TOTPKey: TOTPKey{QRDataURI: sampleQR, Secret: "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP",
+				OTPAuthURI: "otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Acme%20Corp",
+				Issuer:     "Acme Corp"},
 		}},
 		{"recovery_codes", RecoveryCodesPage{
 			Base:        sampleBase("Save your recovery codes"),
@@ -545,7 +545,7 @@ func TestEscaping(t *testing.T) {
 	pages := []samplePage{
 		{"login", LoginPage{Base: base, AuthRequestID: hostile, Email: hostile, Error: hostile}},
 		{"otp", CodePage{Base: base, AuthRequestID: hostile, Email: hostile, Error: hostile}},
-		{"enrol", EnrolPage{Base: base, AuthRequestID: hostile, Email: hostile, Secret: hostile, Issuer: hostile, QRDataURI: sampleQR}},
+		{"enrol", EnrolPage{Base: base, AuthRequestID: hostile, Email: hostile, TOTPKey: TOTPKey{Secret: hostile, Issuer: hostile, QRDataURI: sampleQR}}},
 		{"settings", SettingsPage{Base: base, AdminEmail: hostile, MFAEnabled: true, MFAUpdatedBy: hostile, TenantRef: hostile,
 			Users:  []UserRow{{ID: hostile, Email: hostile, Name: hostile, Role: hostile, MFAState: "active"}},
 			Events: []EventRow{{Actor: hostile, Action: hostile, Target: hostile, Address: hostile, Detail: hostile}}}},
@@ -659,8 +659,9 @@ func TestAccountAddKey(t *testing.T) {
 // this session's secret with a code field a password manager fills (one-time-code, the account's name).
 func TestAccountApp(t *testing.T) {
 	tmpl := load(t)
-	pending := AccountPage{MFAState: "active", Email: "ada@acme.example", AppAction: "replace", AppSecret: "JBSW Y3DP EHPK 3PXP",
-		AppIssuer: "Acme Corp", AppQRDataURI: sampleQR, AppOTPAuthURI: "otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXP"}
+	pending := AccountPage{MFAState: "active", Email: "ada@acme.example", AppAction: "replace",
+		App: TOTPKey{Secret: "JBSW Y3DP EHPK 3PXP", Issuer: "Acme Corp", QRDataURI: sampleQR,
+			OTPAuthURI: "otpauth://totp/Acme%20Corp:ada@acme.example?secret=JBSWY3DPEHPK3PXP"}}
 	withError := pending
 	withError.AppError = "That code didn't work."
 	for _, tc := range []struct {
@@ -694,7 +695,7 @@ func TestAccountApp(t *testing.T) {
 					t.Errorf("has %q", s)
 				}
 			}
-			if tc.page.AppSecret == "" {
+			if tc.page.App.Secret == "" {
 				return
 			}
 			codes := inputsNamed(out, "code")
