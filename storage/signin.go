@@ -132,38 +132,33 @@ func (s *Store) AuthRequestGrant(ctx context.Context, id string) (Grant, error) 
 
 // TenantByID returns the tenant with that id.
 func (s *Store) TenantByID(ctx context.Context, id string) (Tenant, error) {
-	var r tenantRow
-	if err := s.queryRow(ctx, tenantByIDSQL, id).Scan(tenantDest(&r)...); err != nil {
-		return Tenant{}, rowErr("tenant by id", err)
-	}
-	return tenantFromRow(r), nil
+	return readRow(ctx, s, "tenant by id", tenantByIDSQL, tenantDest, tenantFromRow, id)
 }
 
 // UserByID returns the user with that id.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
-	var r userRow
-	if err := s.queryRow(ctx, userByIDSQL, id).Scan(userDest(&r)...); err != nil {
-		return User{}, rowErr("user by id", err)
-	}
-	return userFromRow(r), nil
+	return readRow(ctx, s, "user by id", userByIDSQL, userDest, userFromRow, id)
 }
 
 // UserByEmail returns the tenant's user with that email (compared case-insensitively).
 func (s *Store) UserByEmail(ctx context.Context, tenantID, email string) (User, error) {
-	var r userRow
-	if err := s.queryRow(ctx, userByEmailSQL, tenantID, NormalizeEmail(email)).Scan(userDest(&r)...); err != nil {
-		return User{}, rowErr("user by email", err)
-	}
-	return userFromRow(r), nil
+	return readRow(ctx, s, "user by email", userByEmailSQL, userDest, userFromRow, tenantID, NormalizeEmail(email))
 }
 
 // AuthRequestByID returns the auth request with that id, expired or not (the caller decides).
 func (s *Store) AuthRequestByID(ctx context.Context, id string) (AuthRequest, error) {
-	var r authRequestRow
-	if err := s.queryRow(ctx, authRequestByIDSQL, id).Scan(authRequestDest(&r)...); err != nil {
-		return AuthRequest{}, rowErr("auth request by id", err)
+	return readRow(ctx, s, "auth request by id", authRequestByIDSQL, authRequestDest, authRequestFromRow, id)
+}
+
+// readRow runs the single-row query q, scans its row into an R through dest and converts it with conv;
+// no row is ErrNotFound.
+func readRow[R, T any](ctx context.Context, s *Store, op, q string, dest func(*R) []any, conv func(R) T, args ...any) (T, error) {
+	var r R
+	if err := s.queryRow(ctx, q, args...).Scan(dest(&r)...); err != nil {
+		var zero T
+		return zero, rowErr(op, err)
 	}
-	return authRequestFromRow(r), nil
+	return conv(r), nil
 }
 
 // AuthRequestBinding returns the hash of the login cookie the auth request is bound to ("" when
@@ -176,9 +171,9 @@ func (s *Store) AuthRequestBinding(ctx context.Context, id string) (string, erro
 	return h, nil
 }
 
-// ConsumeCode marks the code used and the request spent, atomically, and returns its auth request. A code that was used before
-// returns the request with ErrConflict (so the caller can revoke what it produced); an unknown or expired
-// code returns ErrNotFound.
+// ConsumeCode marks the code used and the request spent, atomically, and returns its auth request. A
+// code that was used before returns the request with ErrConflict (so the caller can revoke what it
+// produced); an unknown or expired code returns ErrNotFound.
 func (s *Store) ConsumeCode(ctx context.Context, codeHash string, now time.Time) (AuthRequest, error) {
 	g, err := s.ConsumeCodeGrant(ctx, codeHash, now)
 	return g.Request, err
