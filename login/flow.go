@@ -15,10 +15,11 @@ import (
 
 // flow is one sign-in (auth request) with what its pages need to know, read once per request.
 type flow struct {
-	req    storage.AuthRequest
-	tenant storage.Tenant
-	client storage.Client
-	user   storage.User // zero until the password step
+	req      storage.AuthRequest
+	tenant   storage.Tenant
+	client   storage.Client
+	user     storage.User // zero until the password step
+	standing mfa.Standing // set by at when the second factor is missing: the user's standing as read
 }
 
 func (h *Handler) base(f *flow, c echo.Context, title string) templates.Base {

@@ -45,7 +45,7 @@ type Store interface {
 // SecondFactor is the part of the mfa service the login UI uses; *mfa.Service implements it.
 type SecondFactor interface {
 	Standing(ctx context.Context, userID, authRequestID string) (mfa.Standing, error)
-	Verify(ctx context.Context, user storage.User, code string, meta mfa.Meta) error
+	VerifyWith(ctx context.Context, user storage.User, read *storage.Authenticator, code string, meta mfa.Meta) error
 	UseRecoveryCode(ctx context.Context, user storage.User, code string, meta mfa.Meta) error
 	Enrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta mfa.Meta) (mfa.Enrolment, error)
 	RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta mfa.Meta) (mfa.Enrolment, error)

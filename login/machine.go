@@ -178,5 +178,6 @@ func (h *Handler) at(c echo.Context, want Step) (*flow, error) {
 	if !s.Allows(want) {
 		return nil, h.goTo(c, f, Next(s))
 	}
+	f.standing = s.Standing
 	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
 )
 
@@ -29,7 +30,11 @@ func (h *Handler) otp(c echo.Context) error {
 	if f == nil {
 		return err
 	}
-	err = h.MFA.Verify(c.Request().Context(), f.user, c.FormValue("code"), h.meta(c, f))
+	var read *storage.Authenticator
+	if f.standing.Enrolled {
+		read = &f.standing.Authenticator
+	}
+	err = h.MFA.VerifyWith(c.Request().Context(), f.user, read, c.FormValue("code"), h.meta(c, f))
 	switch {
 	case errors.Is(err, mfa.ErrNotEnrolled): // reset a moment ago: the state machine knows where to go
 		return h.proceed(c, f)

@@ -105,11 +105,12 @@ func (s *Service) randomCode(n int) (string, error) {
 // Standing is where a user stands with the second factor, as seen from one sign-in: what the sign-in
 // state machine needs to choose between the code, the enrolment and the enrolment code.
 type Standing struct {
-	Enrolled              bool // the user has an active authenticator
-	EnrolmentCodeRequired bool // an admin's reset left an enrolment code that this sign-in has not given
-	EnrolmentCodeExpired  bool // ... and it has expired: only a new reset helps
-	HasKey                bool // the user has a passkey or security key (set by the caller that runs WebAuthn)
-	KeysOn                bool // WebAuthn works on this server (it can offer to add a key)
+	Enrolled              bool                  // the user has an active authenticator
+	Authenticator         storage.Authenticator // ... that one, as read (VerifyWith takes it)
+	EnrolmentCodeRequired bool                  // an admin's reset left an enrolment code that this sign-in has not given
+	EnrolmentCodeExpired  bool                  // ... and it has expired: only a new reset helps
+	HasKey                bool                  // the user has a passkey or security key (set by the caller that runs WebAuthn)
+	KeysOn                bool                  // WebAuthn works on this server (it can offer to add a key)
 }
 
 // Standing returns where userID stands for the sign-in authRequestID.
@@ -117,7 +118,7 @@ func (s *Service) Standing(ctx context.Context, userID, authRequestID string) (S
 	a, err := s.Store.AuthenticatorByUser(ctx, userID)
 	switch {
 	case err == nil && a.State == storage.AuthenticatorActive:
-		return Standing{Enrolled: true}, nil
+		return Standing{Enrolled: true, Authenticator: a}, nil
 	case err != nil && !errors.Is(err, storage.ErrNotFound):
 		return Standing{}, fmt.Errorf("standing: %w", err)
 	}

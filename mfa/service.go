@@ -219,16 +219,26 @@ func (s *Service) succeed(ctx context.Context, user storage.User, meta Meta, act
 // then ends the pending sign-in); ErrReplay for a code of a step already used (or older); ErrInvalidCode
 // for a wrong or malformed code; ErrNotEnrolled without an active authenticator.
 func (s *Service) Verify(ctx context.Context, user storage.User, code string, meta Meta) error {
+	return s.VerifyWith(ctx, user, nil, code, meta)
+}
+
+// VerifyWith is Verify with the user's authenticator as this request already read it (Standing), so
+// the code step reads it once; nil reads it here. Accepting the step is a compare-and-set on that
+// authenticator being still active and its step not yet used, so one replaced or removed since the
+// read refuses the code.
+func (s *Service) VerifyWith(ctx context.Context, user storage.User, read *storage.Authenticator, code string, meta Meta) error {
 	counted, err := s.limiter().CheckCounted(ctx, otpKey(user))
 	if err != nil {
 		return err
 	}
-	a, err := s.Store.AuthenticatorByUser(ctx, user.ID)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && a.State != storage.AuthenticatorActive) {
-		return ErrNotEnrolled
-	}
-	if err != nil {
+	var a storage.Authenticator
+	if read != nil && read.UserID == user.ID {
+		a = *read
+	} else if a, err = s.Store.AuthenticatorByUser(ctx, user.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("verify code: %w", err)
+	}
+	if err != nil || a.State != storage.AuthenticatorActive {
+		return ErrNotEnrolled
 	}
 	code, ok := normaliseCode(code)
 	if !ok {

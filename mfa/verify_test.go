@@ -195,3 +195,50 @@ func TestVerifyConcurrentReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyWithRead checks the code step that hands Verify the authenticator its page already read:
+// the read saves a query but decides nothing. An authenticator reset since the read refuses a code of
+// its secret, and another user's authenticator is never used for this user.
+func TestVerifyWithRead(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		user := f.user(t, "alice@example.com")
+		other := f.user(t, "bob@example.com")
+		key, otherKey := randomKey(t), randomKey(t)
+		f.activate(t, user, key, Step(t0)-10)
+		f.activate(t, other, otherKey, Step(t0)-10)
+
+		standing, err := f.svc.Standing(ctx, user.ID, f.signIn(t, user))
+		if err != nil || !standing.Enrolled || standing.Authenticator.UserID != user.ID {
+			t.Fatalf("Standing = %+v, %v; want enrolled with alice's authenticator", standing, err)
+		}
+		if err := f.svc.VerifyWith(ctx, user, &standing.Authenticator, mustCode(t, key, f.clk.Now()), Meta{}); err != nil {
+			t.Fatalf("VerifyWith the authenticator as read: %v", err)
+		}
+
+		// Bob's authenticator handed in for Alice: Alice's own is read, so Bob's code is wrong for her.
+		f.clk.Advance(Period * time.Second)
+		bobs, err := st.AuthenticatorByUser(ctx, other.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.VerifyWith(ctx, user, &bobs, mustCode(t, otherKey, f.clk.Now()), Meta{}); !errors.Is(err, ErrInvalidCode) {
+			t.Errorf("Alice with Bob's authenticator and code: %v, want ErrInvalidCode", err)
+		}
+
+		// Reset after the read: the stale read's secret still makes a valid code, and it is refused.
+		f.clk.Advance(Period * time.Second)
+		standing, err = f.svc.Standing(ctx, user.ID, f.signIn(t, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ResetMFA(ctx, user.ID, nil, storage.AuditEvent{ID: storage.NewID(), TenantID: user.TenantID, Action: "test.reset",
+			TargetID: user.ID, CreatedAt: f.clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.VerifyWith(ctx, user, &standing.Authenticator, mustCode(t, key, f.clk.Now()), Meta{}); err == nil {
+			t.Fatal("a code of an authenticator reset after the page read it was accepted")
+		}
+	})
+}
