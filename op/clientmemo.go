@@ -3,19 +3,24 @@ package op
 import (
 	"context"
 
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
 
 // A token, introspection or revocation request reads its client several times (our client
 // authentication check, the library's, then the client itself); /authorize twice (the library's
 // validation, then CreateAuthRequest); the callback reads it with the auth request (AuthRequestByID),
-// then the library asks for it. The first read is kept for the rest of that one request, never beyond
-// it: a deleted client or a changed secret counts from the next request.
+// then the library asks for it; the refresh grant reads it with the token (readRefreshGrant). The first
+// read is kept for the rest of that one request, never beyond it: a deleted client or a changed secret
+// counts from the next request.
 type clientMemoKey struct{}
 
 type clientMemo struct {
 	client storage.Client
 	ok     bool
+
+	refresh     storage.RefreshGrant // the refresh grant's read, taken by TokenRequestByRefreshToken
+	refreshHash string               // the hash it was read by; "" when there is none
 }
 
 func withClientMemo(ctx context.Context) context.Context {
@@ -49,4 +54,34 @@ func (s *Storage) clientByID(ctx context.Context, id string) (storage.Client, er
 		m.client, m.ok = c, true
 	}
 	return c, err
+}
+
+// readRefreshGrant reads, at the start of a refresh grant, the presented refresh token with its user,
+// tenant and client in one query, and keeps it for this request: the client for client authentication
+// and the library's reads of it, the rest for TokenRequestByRefreshToken, which decides on it as before
+// (spent, revoked, expired, disabled user, the tenant's policy now). It only saves the separate reads:
+// an unknown token or a fault is left for those.
+func (s *Storage) readRefreshGrant(ctx context.Context, token string) {
+	m, _ := ctx.Value(clientMemoKey{}).(*clientMemo)
+	if m == nil || token == "" {
+		return
+	}
+	hash := secret.TokenHash(token)
+	g, err := s.Store.RefreshTokenGrant(ctx, hash)
+	if err != nil {
+		return
+	}
+	m.refresh, m.refreshHash = g, hash
+	m.client, m.ok = g.Client, true
+}
+
+// takeRefreshGrant is the read readRefreshGrant kept for the token of this hash, once.
+func takeRefreshGrant(ctx context.Context, hash string) (storage.RefreshGrant, bool) {
+	m, _ := ctx.Value(clientMemoKey{}).(*clientMemo)
+	if m == nil || m.refreshHash == "" || m.refreshHash != hash {
+		return storage.RefreshGrant{}, false
+	}
+	g := m.refresh
+	m.refresh, m.refreshHash = storage.RefreshGrant{}, ""
+	return g, true
 }

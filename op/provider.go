@@ -172,6 +172,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w = &challengeWriter{ResponseWriter: w, challenge: `Basic realm="` + h.op.IssuerFromRequest(r) + `"`}
+		if r.Form.Get("grant_type") == string(oidc.GrantTypeRefreshToken) {
+			h.st.readRefreshGrant(r.Context(), r.Form.Get("refresh_token")) // the token and its client, one query
+		}
 		// The code grant authenticates the client after it spent the code (a failed exchange burns it)
 		// and answers invalid_client itself; the other grants are checked here.
 		if r.FormValue("grant_type") != string(oidc.GrantTypeCode) && h.clientAuthFailed(r, false) {

@@ -101,11 +101,17 @@ func (s *Storage) revokeFamily(ctx context.Context, grantID string) {
 // TokenRequestByRefreshToken loads a live refresh token. Presenting a spent one is treated as theft:
 // the whole family (and its access tokens) is revoked.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (oidcop.RefreshTokenRequest, error) {
-	// One read: the token, its user and the tenant's policy now (never cached).
-	rt, u, t, err := s.Store.RefreshTokenGrant(ctx, secret.TokenHash(token))
-	if err != nil {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	// One read: the token, its user, the tenant's policy and the client now (never cached), made at the
+	// start of this request when it came through our handler (readRefreshGrant).
+	hash := secret.TokenHash(token)
+	g, ok := takeRefreshGrant(ctx, hash)
+	if !ok {
+		var err error
+		if g, err = s.Store.RefreshTokenGrant(ctx, hash); err != nil {
+			return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+		}
 	}
+	rt, u, t := g.Token, g.User, g.Tenant
 	now := s.Now()
 	switch {
 	case rt.UsedAt != nil:

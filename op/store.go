@@ -18,10 +18,10 @@ type Store interface {
 	CreateTokens(ctx context.Context, at storage.AccessToken, rt *storage.RefreshToken) error
 	AccessTokenByID(ctx context.Context, id string) (storage.AccessToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, error)
-	// The hot paths read a token with what decides access over it (the user, the tenant's policy) in
-	// one query.
+	// The hot paths read a token with what decides access over it (the user, the tenant's policy, the
+	// client) in one query.
 	AccessTokenWithUser(ctx context.Context, id string) (storage.AccessToken, storage.User, error)
-	RefreshTokenGrant(ctx context.Context, hash string) (storage.RefreshToken, storage.User, storage.Tenant, error)
+	RefreshTokenGrant(ctx context.Context, hash string) (storage.RefreshGrant, error)
 	RefreshTokenByID(ctx context.Context, id string) (storage.RefreshToken, error)
 	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at storage.AccessToken, rt storage.RefreshToken) error
 	RevokeAccessToken(ctx context.Context, id, clientID string, now time.Time) error

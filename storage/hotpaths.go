@@ -102,27 +102,46 @@ func (s *Store) AccessTokenWithUser(ctx context.Context, id string) (AccessToken
 
 const refreshTokenGrantSQL = `SELECT r.id, r.grant_id, r.tenant_id, r.client_id, r.subject, r.scopes, r.audience,
  r.amr, r.acr, r.auth_time, r.created_at, r.expires_at, r.used_at, r.revoked_at,
- u.tenant_id, u.email, u.name, u.email_verified, u.disabled, t.mfa_enabled, t.mfa_methods
+ u.tenant_id, u.email, u.name, u.email_verified, u.disabled, t.mfa_enabled, t.mfa_methods,
+ c.tenant_id, c.name, c.secret_hash, c.public, c.redirect_uris, c.post_logout_uris, c.grants, c.scopes, c.admin,
+ c.id_token_signed_response_alg, c.created_at
  FROM refresh_tokens r JOIN users u ON u.id = r.subject JOIN tenants t ON t.id = r.tenant_id
+ JOIN clients c ON c.id = r.client_id
  WHERE r.token_hash = ?`
 
-// RefreshTokenGrant returns the refresh token whose hash matches, its user (without the password hash)
-// and its tenant with the MFA policy as it is now, in one query.
-func (s *Store) RefreshTokenGrant(ctx context.Context, hash string) (RefreshToken, User, Tenant, error) {
-	rt, u, t := RefreshToken{TokenHash: hash}, User{}, Tenant{}
+// RefreshGrant is what the refresh grant decides on, as it is now: the token, its user (without the
+// password hash), its tenant with the MFA policy, and the client it was issued to.
+type RefreshGrant struct {
+	Token  RefreshToken
+	User   User
+	Tenant Tenant
+	Client Client
+}
+
+// RefreshTokenGrant reads the refresh token whose hash matches with its user, tenant and client, in one
+// query. A token whose client is gone is not found (deleting a client revokes its tokens).
+func (s *Store) RefreshTokenGrant(ctx context.Context, hash string) (RefreshGrant, error) {
+	var g RefreshGrant
+	rt, u, t := &g.Token, &g.User, &g.Tenant
+	c := clientRow{}
+	rt.TokenHash = hash
 	var scopes, audience, amr, methods string
 	var authTime, used, revoked sql.NullTime
 	err := s.queryRow(ctx, refreshTokenGrantSQL, hash).Scan(&rt.ID, &rt.GrantID, &rt.TenantID, &rt.ClientID, &rt.Subject,
 		&scopes, &audience, &amr, &rt.ACR, &authTime, &rt.CreatedAt, &rt.ExpiresAt, &used, &revoked,
-		&u.TenantID, &u.Email, &u.Name, &u.EmailVerified, &u.Disabled, &t.MFAEnabled, &methods)
+		&u.TenantID, &u.Email, &u.Name, &u.EmailVerified, &u.Disabled, &t.MFAEnabled, &methods,
+		&c.TenantID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.PostLogoutURIs, &c.Grants, &c.Scopes, &c.Admin,
+		&c.IDTokenAlg, &c.CreatedAt)
 	if err != nil {
-		return RefreshToken{}, User{}, Tenant{}, rowErr("refresh token grant", err)
+		return RefreshGrant{}, rowErr("refresh token grant", err)
 	}
 	rt.Scopes, rt.Audience, rt.AMR = split(scopes), split(audience), split(amr)
 	rt.AuthTime = deref(nullTime(authTime))
 	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt, rt.RevokedAt = utc(rt.CreatedAt), utc(rt.ExpiresAt), nullTime(used), nullTime(revoked)
 	u.ID, t.ID, t.MFAMethods = rt.Subject, rt.TenantID, methodsFromRow(methods)
-	return rt, u, t, nil
+	c.ID = rt.ClientID
+	g.Client = clientFromRow(c)
+	return g, nil
 }
 
 func nullTime(t sql.NullTime) *time.Time {

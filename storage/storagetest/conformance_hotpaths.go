@@ -26,16 +26,19 @@ func testHotPathReads(t *testing.T, st *storage.Store) {
 		wantEqual(t, "user", u, storage.User{ID: w.user.ID, TenantID: w.user.TenantID, Email: w.user.Email,
 			Name: w.user.Name, EmailVerified: w.user.EmailVerified})
 
-		gotRT, u2, tn, err := st.RefreshTokenGrant(ctx, rt.TokenHash)
+		g, err := st.RefreshTokenGrant(ctx, rt.TokenHash)
 		wantErr(t, "RefreshTokenGrant", err, nil)
-		wantEqual(t, "refresh token", gotRT, rt)
-		wantEqual(t, "refresh user", u2, u)
-		wantEqual(t, "tenant", tn, storage.Tenant{ID: w.tenant.ID, MFAMethods: storage.DefaultMFAMethods()})
+		wantEqual(t, "refresh token", g.Token, rt)
+		wantEqual(t, "refresh user", g.User, u)
+		wantEqual(t, "tenant", g.Tenant, storage.Tenant{ID: w.tenant.ID, MFAMethods: storage.DefaultMFAMethods()})
+		c, err := st.ClientByID(ctx, w.client.ID)
+		wantErr(t, "ClientByID", err, nil)
+		wantEqual(t, "refresh client", g.Client, c)
 	}
 
 	_, _, err := st.AccessTokenWithUser(ctx, "nope")
 	wantErr(t, "AccessTokenWithUser of an unknown token", err, storage.ErrNotFound)
-	_, _, _, err = st.RefreshTokenGrant(ctx, "nope")
+	_, err = st.RefreshTokenGrant(ctx, "nope")
 	wantErr(t, "RefreshTokenGrant of an unknown token", err, storage.ErrNotFound)
 
 	svc := storage.AccessToken{ID: storage.NewID(), GrantID: "grant-svc", TenantID: w.tenant.ID, ClientID: w.client.ID,
@@ -52,9 +55,9 @@ func testHotPathReads(t *testing.T, st *storage.Store) {
 	gotAT, u, err := st.AccessTokenWithUser(ctx, at.ID)
 	wantErr(t, "AccessTokenWithUser after changes", err, nil)
 	wantEqual(t, "revoked and disabled", []bool{gotAT.RevokedAt != nil, u.Disabled}, []bool{true, true})
-	_, u2, tn, err := st.RefreshTokenGrant(ctx, rt.TokenHash)
+	g, err := st.RefreshTokenGrant(ctx, rt.TokenHash)
 	wantErr(t, "RefreshTokenGrant after changes", err, nil)
-	wantEqual(t, "disabled and policy", []bool{u2.Disabled, tn.MFAEnabled}, []bool{true, true})
+	wantEqual(t, "disabled and policy", []bool{g.User.Disabled, g.Tenant.MFAEnabled}, []bool{true, true})
 }
 
 // testSigningKeysPerAlgorithm: a new key retires only the active key of its own algorithm, so the RS256
@@ -94,7 +97,7 @@ func testHotPathReadsInTransaction(t *testing.T, st *storage.Store) {
 		wantErr(t, "CreateTokens in the transaction", tx.CreateTokens(ctx, at, &rt), nil)
 		_, _, err := tx.AccessTokenWithUser(ctx, at.ID)
 		wantErr(t, "AccessTokenWithUser in the transaction", err, nil)
-		_, _, _, err = tx.RefreshTokenGrant(ctx, rt.TokenHash)
+		_, err = tx.RefreshTokenGrant(ctx, rt.TokenHash)
 		wantErr(t, "RefreshTokenGrant in the transaction", err, nil)
 		_, err = tx.ClientByID(ctx, w.client.ID)
 		wantErr(t, "ClientByID in the transaction", err, nil)
@@ -103,6 +106,6 @@ func testHotPathReadsInTransaction(t *testing.T, st *storage.Store) {
 	wantErr(t, "InTx", err, rollback)
 	_, _, err = st.AccessTokenWithUser(ctx, at.ID)
 	wantErr(t, "AccessTokenWithUser after the rollback", err, storage.ErrNotFound)
-	_, _, _, err = st.RefreshTokenGrant(ctx, rt.TokenHash)
+	_, err = st.RefreshTokenGrant(ctx, rt.TokenHash)
 	wantErr(t, "RefreshTokenGrant after the rollback", err, storage.ErrNotFound)
 }
