@@ -60,6 +60,13 @@ func (h *Handler) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil || u.Disabled || u.Role != storage.RoleAdmin || u.TenantID != t.ID {
 				return problem(c, http.StatusForbidden, "Forbidden", "only the tenant's admins may do this")
 			}
+			// An admin's token counts only from an admin client of the tenant: any other app the admin
+			// signs in to must not act as them (the provider grants the scope through admin clients
+			// only; this also refuses a token issued before a client stopped being one).
+			cl, err := h.Store.ClientByID(ctx, at.ClientID)
+			if err != nil || !cl.Admin || cl.TenantID != t.ID {
+				return problem(c, http.StatusForbidden, "Forbidden", "the token was not issued through an admin client of the tenant")
+			}
 			// The token must carry what the tenant's policy demands now (a policy switched on after
 			// the token was issued is honoured at once).
 			if !mfa.DecideFor(mfa.FactorsFromAMR(at.AMR), mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {

@@ -272,7 +272,7 @@ func newAdminEnv(t *testing.T, st *storage.Store) *adminEnv {
 	e.admin = env.User(ten.ID, "boss@acme.test", pw, storage.RoleAdmin)
 	e.ann = env.User(ten.ID, "ann@acme.test", pw, storage.RoleMember)
 	e.bob = env.User(ten.ID, "bob@acme.test", pw, storage.RoleMember)
-	e.client, e.secret = env.Client(ten.ID, apptest.ClientOptions{})
+	e.client, e.secret = env.Client(ten.ID, apptest.ClientOptions{Admin: true}) // the tenant's admin console
 	e.rp = env.RP(e.client, e.secret, "openid", "email", adminScope)
 	e.svc, e.svcSecret = env.Client(ten.ID, apptest.ClientOptions{Grants: []string{"client_credentials"}, Admin: true})
 	e.plain, e.plainSecret = env.Client(ten.ID, apptest.ClientOptions{Grants: []string{"client_credentials"}})
@@ -402,7 +402,7 @@ func TestAdminAPIAuthorizationMatrix(t *testing.T) {
 		// Another tenant with its own admin and admin service client.
 		other := env.Tenant("Other")
 		env.User(other.ID, "root@other.test", pw, storage.RoleAdmin)
-		oc, osec := env.Client(other.ID, apptest.ClientOptions{})
+		oc, osec := env.Client(other.ID, apptest.ClientOptions{Admin: true})
 		orp := env.RP(oc, osec, "openid", adminScope)
 		otherAdmin := passwordToken(t, orp, env.NewBrowser(), "root@other.test").AccessToken
 		osvc, osvcSecret := env.Client(other.ID, apptest.ClientOptions{Grants: []string{"client_credentials"}, Admin: true})
@@ -581,7 +581,7 @@ func TestAdminAPIBadInput(t *testing.T) {
 				{name: "redirect URI with a fragment", body: `{"name":"app","redirect_uris":["https://app.example/cb#x"]}`, want: 400},
 				{name: "relative redirect URI", body: `{"name":"app","redirect_uris":["/cb"]}`, want: 400},
 				{name: "public and admin", body: `{"name":"app","public":true,"admin":true,"grants":["client_credentials"]}`, want: 400},
-				{name: "admin without client_credentials", body: `{"name":"app","admin":true,"redirect_uris":["https://app.example/cb"]}`, want: 400},
+				{name: "public admin console", body: `{"name":"app","public":true,"admin":true,"redirect_uris":["https://app.example/cb"]}`, want: 400},
 				{name: "unknown grant", body: `{"name":"app","grants":["password"]}`, want: 400},
 				{name: "no redirect URI for the code flow", body: `{"name":"app"}`, want: 400},
 				{name: "unsupported id token alg", body: `{"name":"app","redirect_uris":["https://app.example/cb"],"id_token_signed_response_alg":"HS256"}`, want: 400},

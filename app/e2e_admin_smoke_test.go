@@ -12,15 +12,15 @@ import (
 	"github.com/portcullis/portcullis/storage/storagetest"
 )
 
-// The README's path: an admin gets a token with a standard client, turns MFA on with one PUT, and the
-// next sign-in of a member asks for the code.
+// The README's path: an admin gets a token through the tenant's admin client, turns MFA on with one
+// PUT, and the next sign-in of a member asks for the code.
 func TestAdminTurnsMFAOnWithOneCall(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		env := apptest.New(t, st)
 		ten := env.Tenant("Acme")
 		env.User(ten.ID, "boss@acme.test", pw, storage.RoleAdmin)
 		env.User(ten.ID, "ann@acme.test", pw, storage.RoleMember)
-		c, sec := env.Client(ten.ID, apptest.ClientOptions{})
+		c, sec := env.Client(ten.ID, apptest.ClientOptions{Admin: true})
 		rp := env.RP(c, sec, "openid", "email", "portcullis:admin")
 		a, code := rp.SignIn(env.NewBrowser(), "boss@acme.test", pw)
 		tok, err := rp.Exchange(code, a)

@@ -21,8 +21,9 @@ const (
 	GrantClientCredentials = "client_credentials"
 )
 
-// AdminScope is the scope a token needs for the admin API. The provider grants it to a tenant's admins
-// (and admin service clients) only.
+// AdminScope is the scope a token needs for the admin API. The provider grants it through admin clients
+// only: to the client itself (client_credentials) or to a tenant admin who signs in through it. Any
+// other app that asks for it does not get it, so an app of the tenant cannot act as its admins.
 const AdminScope = "portcullis:admin"
 
 // DefaultGrants are the grants of a client registered without any: a web app that signs users in and
@@ -54,8 +55,8 @@ func ValidateClient(c storage.Client) error {
 	if c.Public && (c.HasGrant(GrantClientCredentials) || c.Admin) {
 		errs = append(errs, errors.New("a public client cannot use client_credentials or be an admin client"))
 	}
-	if c.Admin && !c.HasGrant(GrantClientCredentials) {
-		errs = append(errs, errors.New("an admin client needs the client_credentials grant"))
+	if c.Admin && !c.HasGrant(GrantClientCredentials) && !c.HasGrant(GrantAuthorizationCode) {
+		errs = append(errs, errors.New("an admin client needs the client_credentials or the authorization_code grant"))
 	}
 	if !slices.Contains([]string{"", "RS256", "ES256"}, c.IDTokenAlg) {
 		errs = append(errs, fmt.Errorf("id_token_signed_response_alg %q: must be RS256 or ES256", c.IDTokenAlg))

@@ -48,7 +48,8 @@ func TestValidateClient(t *testing.T) {
 		{"no name, unknown grant", func(c *storage.Client) { c.Name, c.Grants = "", []string{"password"} }, []string{"name", `grant "password"`}},
 		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, []string{"redirect_uris"}},
 		{"refresh alone", func(c *storage.Client) { c.Grants = []string{GrantRefreshToken} }, []string{"refresh_token needs"}},
-		{"public admin", func(c *storage.Client) { c.Public, c.Admin = true, true }, []string{"public client", "admin client needs"}},
+		{"admin console", func(c *storage.Client) { c.Admin = true }, nil}, // the tenant's admins sign in through it
+		{"public admin", func(c *storage.Client) { c.Public, c.Admin = true, true }, []string{"public client", "be an admin client"}},
 		{"bad post-logout", func(c *storage.Client) { c.PostLogoutURIs = []string{"http://evil.example/"} }, []string{"post_logout_redirect_uri"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

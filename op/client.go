@@ -86,7 +86,7 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 // IsScopeAllowed admits the extra (non-OIDC) scopes registered for the client.
 func (c *client) IsScopeAllowed(scope string) bool {
 	if scope == clientreg.AdminScope {
-		return true // asked for by any client; granted at sign-in to the tenant's admins only
+		return c.c.Admin // asked for through an admin client; granted at sign-in to the tenant's admins only
 	}
 	for _, s := range c.c.Scopes {
 		if s == scope {

@@ -129,14 +129,15 @@ func localeStrings(l oidc.Locales) []string {
 }
 
 // grantableScopes keeps the standard OIDC scopes, offline_access only for clients with the refresh
-// grant, and extra scopes registered for the client. The admin scope is decided at sign-in.
+// grant, and extra scopes registered for the client. The admin scope stays only for an admin client,
+// and is decided at sign-in (view: the tenant's admins only).
 func grantableScopes(c storage.Client, requested []string) []string {
 	var out []string
 	for _, sc := range requested {
 		switch {
 		case sc == oidc.ScopeOpenID, sc == oidc.ScopeProfile, sc == oidc.ScopeEmail:
 		case sc == oidc.ScopeOfflineAccess && c.HasGrant(clientreg.GrantRefreshToken):
-		case sc == clientreg.AdminScope:
+		case sc == clientreg.AdminScope && c.Admin:
 		case slices.Contains(c.Scopes, sc):
 		default:
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -127,6 +128,12 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	// without it, it yields nothing more until the user signs in again with the second factor.
 	if !mfa.DecideFor(mfa.FactorsFromAMR(rt.AMR), mfa.Demand{TenantMFA: t.MFAEnabled, Methods: t.MFAMethods}).Satisfied {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the tenant now requires multi-factor authentication: sign in again")
+	}
+	// The admin scope lasts only while the client is an admin client: a client that is no longer one
+	// keeps its refresh token, without the admin API.
+	if !g.Client.Admin && slices.Contains(rt.Scopes, clientreg.AdminScope) {
+		rt.Scopes = slices.DeleteFunc(slices.Clone(rt.Scopes), func(sc string) bool { return sc == clientreg.AdminScope })
+		rt.Audience = slices.DeleteFunc(slices.Clone(rt.Audience), func(a string) bool { return a == s.AdminAudience })
 	}
 	return &refreshRequest{rt: rt, user: u}, nil
 }

@@ -116,9 +116,9 @@ func (s *clientSpec) validate() error {
 	if s.public && s.admin {
 		return errors.New("a public client cannot be an --admin client: it has no secret to authenticate with")
 	}
-	if s.admin && !credentials {
-		return fmt.Errorf("an --admin client needs the %s grant (add --grant %s)", app.GrantClientCredentials, app.GrantClientCredentials)
-	}
+	// An admin client calls the admin API for itself (client_credentials) or for the tenant's admins
+	// who sign in through it (authorization_code, the default grants).
+
 	return nil
 }
 
@@ -129,7 +129,8 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 		Short: "Register a client; a confidential client's secret is printed once",
 		Example: `  portcullis client create --tenant acme --name "Acme CRM" --redirect-uri https://crm.acme.example/callback
   portcullis client create --tenant acme --name CLI --public --redirect-uri http://127.0.0.1/callback
-  portcullis client create --tenant acme --name provisioner --grant client_credentials --admin`,
+  portcullis client create --tenant acme --name provisioner --grant client_credentials --admin
+  portcullis client create --tenant acme --name console --redirect-uri https://console.acme.example/cb --admin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := s.validate(); err != nil {
@@ -172,7 +173,7 @@ func (c *cli) clientCreateCmd() *cobra.Command {
 	f.StringArrayVar(&s.scopes, "scope", nil, "an extra scope the client may ask for; repeat for more")
 	f.BoolVar(&s.public, "public", false, "a public client (native or single-page app): no secret, PKCE only")
 	f.StringVar(&s.idTokenAlg, "id-token-alg", "", "RS256 or ES256: how its ID and access tokens are signed (default: the server's signing_algorithm)")
-	f.BoolVar(&s.admin, "admin", false, "a service client that may call the tenant's admin API (needs client_credentials)")
+	f.BoolVar(&s.admin, "admin", false, "may call the tenant's admin API: for itself (client_credentials) or for the tenant's admins who sign in through it; other clients never get the admin scope")
 	_ = cmd.MarkFlagRequired("tenant")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
