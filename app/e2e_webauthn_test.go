@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"html"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -257,6 +259,38 @@ func TestWebAuthnKeyRefusalsLockOut(t *testing.T) {
 		}
 		if q := b.Submit(p, "/login/key", map[string]string{"credential": string(key.Get(options(t, p)))}); q.Status != 429 {
 			t.Errorf("the right key while locked out: %d, want 429", q.Status)
+		}
+	})
+}
+
+// A user whose only second factor is a passkey signs in where WebAuthn is off (an instance on the same
+// database whose issuer is an IP address, which WebAuthn cannot use): the password alone must not get
+// them an authenticator app in the key's place, which would let a password thief add their own. The
+// key step says keys cannot be used here; nothing is enrolled.
+func TestKeyOnlyUserWhereKeysAreOff(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newKeyEnv(t, st, true)
+		m.enrolKey(t, m.authenticator())
+		off := apptest.New(t, st) // http://127.0.0.1:PORT: passkeys and security keys are off
+		c, sec := off.Client(m.ten.ID, apptest.ClientOptions{})
+		rp := off.RP(c, sec)
+		b := off.NewBrowser()
+		a := rp.Start()
+		p := b.Submit(b.Get(a.URL), "/login/password", map[string]string{"email": m.user.Email, "password": pw})
+		if p.Status != http.StatusNotFound || !strings.Contains(p.Body, "Passkeys are not available here") {
+			t.Fatalf("after the password: %s (%d), want the page saying keys cannot be used here", p.URL, p.Status)
+		}
+		id := p.URL.Query().Get("authRequestID")
+		for _, page := range []string{"/login/enrol", "/login/key-enrol", "/login/otp", "/login/key"} {
+			q := b.Get(off.URL + page + "?authRequestID=" + id)
+			if q.Status == http.StatusOK || strings.Contains(q.Body, `name="code"`) {
+				t.Errorf("%s answered %d with a form", page, q.Status)
+			}
+		}
+		if au, err := st.AuthenticatorByUser(context.Background(), m.user.ID); err == nil && au.State == storage.AuthenticatorActive {
+			t.Errorf("an authenticator app was set up: %+v", au)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
 		}
 	})
 }

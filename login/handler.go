@@ -40,6 +40,8 @@ type Store interface {
 	CreateSession(ctx context.Context, s storage.Session) error
 	DeleteSession(ctx context.Context, id string) error
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
+	// The user's passkeys and security keys, read where WebAuthn is off (keyStanding).
+	CredentialsByUser(ctx context.Context, userID string) ([]storage.WebAuthnCredential, error)
 }
 
 // SecondFactor is the part of the mfa service the login UI uses; *mfa.Service implements it.

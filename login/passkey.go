@@ -49,10 +49,14 @@ func demand(f *flow) mfa.Demand {
 		RequestPHR: mfa.DemandsPHR(f.req.ACRValues)}
 }
 
-// keyStanding adds the user's keys to st.
+// keyStanding adds the user's keys to st. Where this server cannot use keys (WebAuthn is off: the issuer
+// is not a domain name) a user's key still counts as theirs: the key step then says it cannot be used
+// here (showKey), instead of the password alone enrolling an authenticator app in its place.
 func (h *Handler) keyStanding(ctx context.Context, f *flow, st *mfa.Standing) error {
 	if h.Keys == nil {
-		return nil
+		creds, err := h.Store.CredentialsByUser(ctx, f.req.UserID)
+		st.HasKey = len(creds) > 0
+		return err
 	}
 	st.KeysOn = true
 	has, err := h.Keys.HasKey(ctx, f.req.UserID)
@@ -165,6 +169,12 @@ func (h *Handler) keyPage(c echo.Context) error {
 
 func (h *Handler) showKey(c echo.Context, f *flow, status int, msg string) error {
 	ctx := c.Request().Context()
+	if h.Keys == nil { // the user's key cannot be used here (keyStanding): their code, if it may count
+		if s, err := h.state(ctx, f); err == nil && s.Allows(StepCode) {
+			return c.Redirect(http.StatusSeeOther, stepURL(StepCode, f.req.ID))
+		}
+		return errKeysOff
+	}
 	opts, err := h.Keys.BeginLogin(ctx, f.user, f.req.ID)
 	if errors.Is(err, mfa.ErrUnknownKey) { // removed a moment ago
 		return h.proceed(c, f)
@@ -185,6 +195,9 @@ func (h *Handler) key(c echo.Context) error {
 	f, err := h.at(c, StepKey)
 	if f == nil {
 		return err
+	}
+	if h.Keys == nil {
+		return errKeysOff
 	}
 	a, err := h.Keys.FinishLogin(c.Request().Context(), f.user, f.req.ID, credentialField(c), h.meta(c, f))
 	switch {
