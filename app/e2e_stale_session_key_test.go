@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +83,9 @@ func TestStaleSessionCannotAddKey(t *testing.T) {
 		})
 
 		t.Run("session from before the policy", func(t *testing.T) {
-			// The enrolment of an authenticator app on such a session stays (TestMFASessionBeforePolicyStepsUp);
-			// its "use a passkey instead" needs the password first.
+			// Neither a key nor an authenticator app is added on a two-hour-old session's word: the
+			// password first (a stolen session cookie must not enrol a second factor), then the
+			// enrolment, with its "use a passkey instead".
 			m := newKeyEnv(t, st, false)
 			b := m.env.NewBrowser()
 			first, p := m.password(t, b)
@@ -91,15 +93,26 @@ func TestStaleSessionCannotAddKey(t *testing.T) {
 			m.env.Clock.Advance(2 * time.Hour)
 			m.env.SetMFA(m.ten.ID, true)
 
-			p = b.Get(m.rp.Start().URL)
-			if !strings.HasPrefix(p.URL.Path, "/login/enrol") {
-				t.Fatalf("pre-policy session: %s (%d), want the enrolment", p.URL, p.Status)
+			a := m.rp.Start()
+			p = b.Get(a.URL)
+			if !isLoginForm(p) || keyCeremonyOffered(p) {
+				t.Fatalf("pre-policy session: %s (%d), want the password", p.URL, p.Status)
 			}
-			if strings.Contains(p.Body, "/login/key-enrol") {
-				t.Errorf("the enrolment on a two-hour-old session offers a passkey instead")
+			id := p.Form(t, "/login/password").Fields.Get("authRequestID")
+			for _, page := range []string{"/login/enrol", "/login/key-enrol"} {
+				q := b.Get(m.env.URL + page + "?authRequestID=" + id)
+				if keyCeremonyOffered(q) || strings.Contains(q.Body, "otpauth://") {
+					t.Fatalf("%s on a two-hour-old session offers a second factor to add", page)
+				}
 			}
-			if q := b.Get(m.env.URL + "/login/key-enrol?" + p.URL.RawQuery); keyCeremonyOffered(q) {
-				t.Fatalf("the key page offers a ceremony on a two-hour-old session")
+			p = b.Submit(p, "/login/password", map[string]string{"email": m.user.Email, "password": pw})
+			if !strings.HasPrefix(p.URL.Path, "/login/enrol") || !strings.Contains(p.Body, "/login/key-enrol") {
+				t.Fatalf("after the password: %s (%d), want the enrolment with a passkey instead", p.URL, p.Status)
+			}
+			secret := apptest.EnrolmentSecret(t, p)
+			p = b.Submit(p, "/login/enrol", map[string]string{"code": apptest.Code(t, secret, m.env.Clock.Now())})
+			if c := m.claims(t, a, b.Get(continueURL(t, p))); !slices.Contains(c.AMR, "otp") {
+				t.Errorf("amr %v", c.AMR)
 			}
 		})
 	})

@@ -61,6 +61,8 @@ func Next(s State) Step {
 		return StepPassword
 	case s.Verdict.PhishingResistant:
 		return StepAddKey
+	case !s.Fresh: // nor an authenticator app: its secret outlives the session too, so the password again
+		return StepPassword
 	default:
 		return StepEnrol
 	}

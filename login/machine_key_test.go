@@ -57,9 +57,9 @@ func TestNextWithKeys(t *testing.T) {
 	}
 }
 
-// TestNextOnSessionFactors: factors carried over from an SSO session (not Fresh) add no key: a TOTP user
-// proves the code again first, a user without a second factor the password; the enrolment of an
-// authenticator app on a pre-policy session stays, without its "key instead".
+// TestNextOnSessionFactors: factors carried over from an SSO session (not Fresh) add no second factor: a
+// TOTP user proves the code again first, a user without a second factor the password, before a key or an
+// authenticator app is added (both outlive the session: a stolen session cookie must not enrol one).
 func TestNextOnSessionFactors(t *testing.T) {
 	pwd, otp := mfa.FactorPassword, mfa.FactorOTP
 	phrOnly := mfa.Demand{TenantMFA: true, Methods: []string{mfa.MethodWebAuthn}}
@@ -75,7 +75,7 @@ func TestNextOnSessionFactors(t *testing.T) {
 		{"totp session, phr only: the code", []string{pwd, otp}, phrOnly, mfa.Standing{KeysOn: true, Enrolled: true}, StepCode},
 		{"password session, phr request: the password", []string{pwd}, phrRequest, mfa.Standing{KeysOn: true}, StepPassword},
 		{"password session, phr only: the password", []string{pwd}, phrOnly, mfa.Standing{KeysOn: true}, StepPassword},
-		{"password session, policy: the app's enrolment", []string{pwd}, mfa.Demand{TenantMFA: true}, mfa.Standing{KeysOn: true}, StepEnrol},
+		{"password session, policy: the password, then the app", []string{pwd}, mfa.Demand{TenantMFA: true}, mfa.Standing{KeysOn: true}, StepPassword},
 		{"key user's password session: the key", []string{pwd}, phrOnly, mfa.Standing{KeysOn: true, HasKey: true}, StepKey},
 		{"satisfying session: done", []string{pwd, otp}, mfa.Demand{TenantMFA: true}, mfa.Standing{}, StepDone},
 	}

@@ -7,8 +7,9 @@ import (
 	"github.com/portcullis/portcullis/mfa"
 )
 
-// TestNext walks every combination the state machine sees: signed in or not, the factors proven, the
-// tenant's policy, the request's demand for MFA, and the user's standing with the second factor.
+// TestNext walks every combination the state machine sees: signed in or not, the factors proven (in this
+// sign-in or carried over from a session), the tenant's policy, the request's demand for MFA, and the
+// user's standing with the second factor.
 func TestNext(t *testing.T) {
 	pwd, otp, rec := mfa.FactorPassword, mfa.FactorOTP, mfa.FactorRecoveryCode
 	factorSets := [][]string{nil, {pwd}, {pwd, otp}, {pwd, rec}, {otp}}
@@ -18,10 +19,12 @@ func TestNext(t *testing.T) {
 			for _, tenant := range []bool{false, true} {
 				for _, request := range []bool{false, true} {
 					for _, st := range standings {
-						name := fmt.Sprintf("signedIn=%v factors=%v tenant=%v request=%v standing=%+v", signedIn, factors, tenant, request, st)
-						got := Next(State{SignedIn: signedIn, Verdict: mfa.Decide(factors, tenant, request), Standing: st})
-						if want := wantStep(signedIn, factors, tenant || request, st); got != want {
-							t.Errorf("%s: Next = %v, want %v", name, got, want)
+						for _, fresh := range []bool{false, true} {
+							name := fmt.Sprintf("signedIn=%v factors=%v tenant=%v request=%v standing=%+v fresh=%v", signedIn, factors, tenant, request, st, fresh)
+							got := Next(State{SignedIn: signedIn, Verdict: mfa.Decide(factors, tenant, request), Standing: st, Fresh: fresh})
+							if want := wantStep(signedIn, factors, tenant || request, st, fresh); got != want {
+								t.Errorf("%s: Next = %v, want %v", name, got, want)
+							}
 						}
 					}
 				}
@@ -31,7 +34,7 @@ func TestNext(t *testing.T) {
 }
 
 // wantStep spells the rule out the long way.
-func wantStep(signedIn bool, factors []string, required bool, st mfa.Standing) Step {
+func wantStep(signedIn bool, factors []string, required bool, st mfa.Standing, fresh bool) Step {
 	has := map[string]bool{}
 	for _, f := range factors {
 		has[f] = true
@@ -47,6 +50,9 @@ func wantStep(signedIn bool, factors []string, required bool, st mfa.Standing) S
 	}
 	if st.EnrolmentCodeRequired {
 		return StepEnrolCode
+	}
+	if !fresh { // a new authenticator app only on a password proven in this sign-in
+		return StepPassword
 	}
 	return StepEnrol
 }
