@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -251,6 +252,30 @@ func TestAdminAPIRefusesInvalidUTF8(t *testing.T) {
 			if err != nil || u.Name != want {
 				t.Errorf("PATCH %s stored %q (%v), want %q", body, u.Name, err, want)
 			}
+		}
+	})
+}
+
+// A public client whose library sends its client_id as HTTP Basic with an empty secret ("id:") redeems
+// its code and refreshes alike; a confidential client doing the same is refused.
+func TestPublicClientBasicWithoutSecret(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st, "openid", "offline_access")
+		public, _ := o.env.Client(o.ten.ID, apptest.ClientOptions{Public: true, Redirect: "http://127.0.0.1:1/native"})
+		rp := o.env.RP(public, "", "openid", "offline_access")
+		rp.OAuth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+		a, code := rp.SignIn(o.env.NewBrowser(), o.user.Email, pw)
+		tok, err := rp.Exchange(code, a)
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if _, err := rp.OAuth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+			t.Fatalf("refresh with Basic %q: %v", public.ID+":", err)
+		}
+		_, ctok := o.signIn(t, o.rp, o.env.NewBrowser())
+		r := postForm(t, o.env.URL, tokenPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ctok.RefreshToken}}, o.client.ID, "")
+		if r.Status != http.StatusUnauthorized || r.OAuthError() != "invalid_client" {
+			t.Errorf("confidential client with Basic and no secret: %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -42,7 +42,7 @@ func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool 
 		}
 	}
 	ctx := r.Context()
-	if !basic && sec == "" {
+	if sec == "" { // no secret (some libraries send a public client's id as HTTP Basic "id:")
 		c, err := h.st.clientByID(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
