@@ -27,6 +27,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"SaveAuthCode", testConcurrentSaveAuthCode},
 		{"RevokeGrantAndRotation", testConcurrentRevokeGrantAndRotation},
 		{"RevokeGrantAndCodeTokens", testConcurrentRevokeGrantAndCodeTokens},
+		{"UpdateUser", testConcurrentUpdateUser},
 	})
 }
 

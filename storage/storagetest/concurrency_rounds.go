@@ -113,3 +113,29 @@ func testConcurrentRevokeGrantAndCodeTokens(t *testing.T, st *storage.Store) {
 	}
 	t.Logf("the exchange stored its tokens in %d of %d rounds and was refused in the others", stored, raceRounds)
 }
+
+// testConcurrentUpdateUser: two updates of one user at once each edit what the other wrote; neither
+// writes back a stale copy of the field the other changed (a rename must not undo a disable).
+func testConcurrentUpdateUser(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	for round := range raceRounds {
+		u := mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
+		errDisable, errRename := both(
+			func() error {
+				_, err := st.UpdateUser(ctx, u.ID, func(x *storage.User) error { x.Disabled = true; return nil })
+				return err
+			},
+			func() error {
+				_, err := st.UpdateUser(ctx, u.ID, func(x *storage.User) error { x.Name = "renamed"; return nil })
+				return err
+			})
+		wantErr(t, "UpdateUser disable", errDisable, nil)
+		wantErr(t, "UpdateUser rename", errRename, nil)
+		got, err := st.UserByID(ctx, u.ID)
+		wantErr(t, "UserByID", err, nil)
+		if !got.Disabled || got.Name != "renamed" {
+			t.Errorf("round %d: after a concurrent disable and rename: disabled %v, name %q", round, got.Disabled, got.Name)
+		}
+	}
+}
