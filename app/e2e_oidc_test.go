@@ -152,6 +152,53 @@ func TestCodeReplayRevokesTokens(t *testing.T) {
 	})
 }
 
+// A replay that races the first exchange of the code still revokes what that exchange produced
+// (RFC 6749 §4.1.2): whichever of the two stores its tokens, the other's refusal revokes them, or the
+// first exchange is refused too. Never do both exchanges succeed.
+func TestConcurrentCodeReplayRevokesTokens(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		o := newOIDCEnv(t, st, "openid", "offline_access")
+		const rounds = 50 // the interleaving lands in a few rounds of each fifty
+		survived := 0
+		for round := range rounds {
+			a, code := o.rp.SignIn(o.env.NewBrowser(), o.user.Email, pw)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			toks := make([]*oauth2.Token, 2)
+			errs := make([]error, 2)
+			for i := range 2 {
+				wg.Go(func() {
+					<-start
+					toks[i], errs[i] = o.rp.Exchange(code, a)
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i := range 2 {
+				if errs[i] != nil || toks[i] == nil {
+					continue
+				}
+				if errs[1-i] == nil {
+					t.Errorf("round %d: both exchanges succeeded", round)
+					continue
+				}
+				if code, _ := retrieveError(t, errs[1-i]); code != "invalid_grant" {
+					t.Errorf("round %d: the replay got %s, want invalid_grant", round, code)
+				}
+				if r := userinfo(t, o.env, toks[i].AccessToken); r.Status == http.StatusOK {
+					survived++
+				}
+				if m := introspect(t, o.env, o.client.ID, o.secret, toks[i].RefreshToken); active(m) {
+					t.Errorf("round %d: the refresh token survived the refused replay", round)
+				}
+			}
+		}
+		if survived > 0 {
+			t.Errorf("the access token survived a refused replay in %d of %d rounds", survived, rounds)
+		}
+	})
+}
+
 // Refusals at the token endpoint in the authorization_code grant.
 func TestCodeExchangeRefusals(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {

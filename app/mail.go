@@ -95,12 +95,12 @@ func (l *lazyAccounts) ResendInvitation(ctx context.Context, t storage.Tenant, i
 	return s.ResendInvitation(ctx, t, id, by)
 }
 
-func (l *lazyAccounts) RevokeInvitation(ctx context.Context, t storage.Tenant, id string, by lifecycle.Actor) error {
+func (l *lazyAccounts) RevokeInvitation(ctx context.Context, t storage.Tenant, id string, by lifecycle.Actor, keep lifecycle.RevokeGuard) error {
 	s, err := l.svc()
 	if err != nil {
 		return err
 	}
-	return s.RevokeInvitation(ctx, t, id, by)
+	return s.RevokeInvitation(ctx, t, id, by, keep)
 }
 
 func (l *lazyAccounts) SendReset(ctx context.Context, t storage.Tenant, u storage.User, by lifecycle.Actor) error {

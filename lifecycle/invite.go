@@ -105,9 +105,14 @@ func (s *Service) ResendInvitation(ctx context.Context, tenant storage.Tenant, i
 	return inv, err
 }
 
+// RevokeGuard runs first in the transaction that revokes an invitation, with the invited user as
+// read before it; its error refuses the revocation and writes nothing. The tenant-admin service keeps
+// a tenant's last active admin with it.
+type RevokeGuard func(tx *storage.Store, invited storage.User) error
+
 // RevokeInvitation ends the invitation: its link stops working and the user, who never chose a
-// password, is deleted, with the audit event, in one transaction.
-func (s *Service) RevokeInvitation(ctx context.Context, tenant storage.Tenant, id string, by Actor) error {
+// password, is deleted, with the audit event, in one transaction, unless keep (when not nil) refuses.
+func (s *Service) RevokeInvitation(ctx context.Context, tenant storage.Tenant, id string, by Actor, keep RevokeGuard) error {
 	_, u, err := s.invitation(ctx, tenant.ID, id)
 	if err != nil {
 		return err
@@ -116,6 +121,11 @@ func (s *Service) RevokeInvitation(ctx context.Context, tenant storage.Tenant, i
 		return ErrAccepted
 	}
 	return s.Store.InTx(ctx, func(tx *storage.Store) error {
+		if keep != nil {
+			if err := keep(tx, u); err != nil {
+				return err
+			}
+		}
 		if err := s.audit(ctx, tx, tenant.ID, by.ID, u.ID, "user.invitation_revoked", by.Address, map[string]any{"invitation_id": id}); err != nil {
 			return err
 		}

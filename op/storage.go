@@ -203,7 +203,9 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 }
 
 // AuthRequestByCode consumes the code atomically: a code works once. A replayed code revokes every
-// token its first use produced (RFC 6749 §4.1.2).
+// token its first use produced (RFC 6749 §4.1.2), also when it arrives before the first use has stored
+// them: RevokeGrant marks the request's grant revoked, and the first use's tokens are then refused
+// (createTokens).
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (oidcop.AuthRequest, error) {
 	g, err := s.Store.ConsumeCodeGrant(ctx, secret.TokenHash(code), s.Now())
 	switch {

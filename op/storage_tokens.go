@@ -37,11 +37,32 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req oidcop.TokenRequest
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	at := s.newAccessToken(f)
-	if err := s.Store.CreateTokens(ctx, at, nil); err != nil {
-		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	if err := s.createTokens(ctx, req, at, nil); err != nil {
+		return "", time.Time{}, err
 	}
 	s.tokenIssued(req)
 	return at.ID, at.ExpiresAt, nil
+}
+
+// createTokens stores new tokens. Those of a code exchange are stored only while no replay of the code
+// has revoked its grant: a replay that overtook this exchange (AuthRequestByCode) found nothing to
+// revoke yet, so this exchange is refused instead (RFC 6749 §4.1.2).
+func (s *Storage) createTokens(ctx context.Context, req oidcop.TokenRequest, at storage.AccessToken, rt *storage.RefreshToken) error {
+	var err error
+	if a, ok := req.(*authRequest); ok {
+		err = s.Store.CreateCodeTokens(ctx, a.ID, at, rt)
+	} else {
+		err = s.Store.CreateTokens(ctx, at, rt)
+	}
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		s.Log.WarnContext(ctx, "code exchange refused: a replay of the code revoked its grant, or the sign-in is gone",
+			"auth_request", at.GrantID)
+		return oidc.ErrInvalidGrant().WithDescription("the authorization code was already used")
+	case err != nil:
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
 }
 
 // CreateAccessAndRefreshTokens issues an access token and a refresh token; with currentRefreshToken
@@ -61,16 +82,18 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req oidcop.T
 		ClientID: f.clientID, Subject: f.subject, Scopes: f.scopes, Audience: f.audience, AMR: f.amr, ACR: f.acr,
 		AuthTime: f.authTime, CreatedAt: at.CreatedAt, ExpiresAt: at.CreatedAt.Add(s.RefreshTTL)}
 	if current == "" {
-		err = s.Store.CreateTokens(ctx, at, &rt)
+		if err := s.createTokens(ctx, req, at, &rt); err != nil {
+			return "", "", time.Time{}, err
+		}
 	} else {
 		err = s.Store.RotateRefreshToken(ctx, secret.TokenHash(current), s.Now(), at, rt)
 		if errors.Is(err, storage.ErrConflict) {
 			s.revokeFamily(ctx, f.grantID)
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("the refresh token was already used")
 		}
-	}
-	if err != nil {
-		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+		if err != nil {
+			return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+		}
 	}
 	s.tokenIssued(req)
 	return at.ID, value, at.ExpiresAt, nil

@@ -16,6 +16,8 @@ type Store interface {
 	AuthRequestGrant(ctx context.Context, id string) (storage.Grant, error)
 	ConsumeCodeGrant(ctx context.Context, codeHash string, now time.Time) (storage.Grant, error)
 	CreateTokens(ctx context.Context, at storage.AccessToken, rt *storage.RefreshToken) error
+	// The code exchange's tokens are stored only while the request's grant is not revoked (by a replay).
+	CreateCodeTokens(ctx context.Context, requestID string, at storage.AccessToken, rt *storage.RefreshToken) error
 	AccessTokenByID(ctx context.Context, id string) (storage.AccessToken, error)
 	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, error)
 	// The hot paths read a token with what decides access over it (the user, the tenant's policy, the

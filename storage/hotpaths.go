@@ -185,6 +185,21 @@ const (
  WHERE token_hash = $30 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $29::timestamptz RETURNING 1),
  a AS (INSERT INTO access_tokens (` + accessTokenColumns + `) SELECT ` + pgAccessTokenValues + ` FROM spent)
  INSERT INTO refresh_tokens (` + refreshTokenColumns + `) SELECT ` + pgRefreshTokenValues + ` FROM spent`
+
+	// The code exchange's tokens (CreateCodeTokens): stored only while the auth request's grant is not
+	// revoked. SQLite: the access token's insert takes its row from the check, and the refresh token
+	// follows it in the same transaction (on the one writer, which runs one transaction at a time).
+	grantLiveSQL             = `SELECT 1 FROM auth_requests WHERE id = ? AND grant_revoked_at IS NULL`
+	insertCodeAccessTokenSQL = `INSERT INTO access_tokens (` + accessTokenColumns + `) SELECT ` + accessTokenValues +
+		` WHERE EXISTS (` + grantLiveSQL + `)`
+	// PostgreSQL: one statement whose inserts take their one row from the auth request, read and
+	// locked (FOR UPDATE) by the statement itself; the request's id is the last parameter ($14 without
+	// a refresh token, $29 with one). See RevokeGrant for why the lock closes the race with a replay.
+	pgCreateCodeAccessTokenSQL = `WITH live AS (SELECT 1 FROM auth_requests WHERE id = $14 AND grant_revoked_at IS NULL FOR UPDATE)
+ INSERT INTO access_tokens (` + accessTokenColumns + `) SELECT ` + pgAccessTokenValues + ` FROM live`
+	pgCreateCodeTokensSQL = `WITH live AS (SELECT 1 FROM auth_requests WHERE id = $29 AND grant_revoked_at IS NULL FOR UPDATE),
+ a AS (INSERT INTO access_tokens (` + accessTokenColumns + `) SELECT ` + pgAccessTokenValues + ` FROM live)
+ INSERT INTO refresh_tokens (` + refreshTokenColumns + `) SELECT ` + pgRefreshTokenValues + ` FROM live`
 )
 
 func accessTokenArgs(at AccessToken) []any {
@@ -218,6 +233,46 @@ func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshTok
 			return err
 		}
 		_, err := s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(*rt)...)
+		return err
+	})
+}
+
+// CreateCodeTokens is CreateTokens for the code exchange of the auth request requestID (the tokens'
+// grant): they are stored only while that grant is not revoked. A grant revoked by RevokeGrant (a
+// replay of the code that overtook this exchange), or a request that is gone, gets ErrConflict and
+// stores nothing.
+func (s *Store) CreateCodeTokens(ctx context.Context, requestID string, at AccessToken, rt *RefreshToken) error {
+	if s.dialect == DialectPostgres {
+		q, args := pgCreateCodeAccessTokenSQL, append(accessTokenArgs(at), requestID)
+		if rt != nil {
+			q, args = pgCreateCodeTokensSQL, append(append(accessTokenArgs(at), refreshTokenArgs(*rt)...), requestID)
+		}
+		return s.translateSQL("create code tokens", s.retried(ctx, func() error {
+			res, err := s.execOn(ctx, s.pool(), q, args...)
+			if err != nil {
+				return err
+			}
+			return spentOne(res)
+		}))
+	}
+	args := append(accessTokenArgs(at), requestID)
+	if rt == nil { // one row: one statement, no transaction around it
+		res, err := s.exec(ctx, "create code tokens", insertCodeAccessTokenSQL, args...)
+		if err != nil {
+			return err
+		}
+		return s.translateSQL("create code tokens", spentOne(res))
+	}
+	s.prepareWrites(ctx, insertCodeAccessTokenSQL, insertRefreshTokenSQL)
+	return s.sqlTx(ctx, "create code tokens", func(tx *sql.Tx) error {
+		res, err := s.execOn(ctx, tx, insertCodeAccessTokenSQL, args...)
+		if err == nil {
+			err = spentOne(res)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(*rt)...)
 		return err
 	})
 }

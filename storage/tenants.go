@@ -57,6 +57,17 @@ func (s *Store) CountTenants(ctx context.Context) (int64, error) {
 	return n, translate("count tenants", err)
 }
 
+// LockTenant locks the tenant's row until the transaction of a Store bound to one (InTx) ends:
+// SELECT ... FOR UPDATE on PostgreSQL (SQLite's one writer runs transactions one at a time anyway).
+// Changes that must each see what the others did to the tenant, such as taking an admin from it, take
+// it first: they then run one after another, and every statement after the lock sees the previous
+// one's commit (READ COMMITTED gives each statement a new snapshot). A missing tenant is ErrNotFound.
+func (s *Store) LockTenant(ctx context.Context, tenantID string) error {
+	var r tenantRow
+	err := s.ctx(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Where("id = ?", tenantID).Take(&r).Error
+	return translate("lock tenant", err)
+}
+
 // SetMFAPolicy turns the tenant's MFA policy on or off and writes the audit event in the same transaction.
 // It returns the tenant before and after. Setting the value it already has still records who asked.
 func (s *Store) SetMFAPolicy(ctx context.Context, tenantID string, enabled bool, ev AuditEvent) (before, after Tenant, err error) {

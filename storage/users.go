@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // NormalizeEmail is how emails are compared and stored: trimmed and lower case.
@@ -50,11 +51,15 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, offset, limit in
 
 // UpdateUser changes a user inside a transaction: update edits a copy of the current record.
 // The id, tenant and creation time cannot change. A disabled user also loses its sessions.
+// The row is read locked (FOR UPDATE on PostgreSQL), so concurrent updates of one user run one after
+// the other and each edits what the previous one wrote: the whole record is written back, and an
+// unlocked read under READ COMMITTED could put back a role or a disabled flag that another update
+// had just changed (a rename undoing a concurrent disable).
 func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) error) (User, error) {
 	var out User
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var r userRow
-		if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
 			return translate("update user", err)
 		}
 		u := userFromRow(r)

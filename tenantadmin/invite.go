@@ -29,7 +29,7 @@ type AccountMail interface {
 	Invite(ctx context.Context, tenant storage.Tenant, email, name, role string, by lifecycle.Actor) (lifecycle.Invitation, error)
 	Invitations(ctx context.Context, tenantID string) ([]lifecycle.Invitation, error)
 	ResendInvitation(ctx context.Context, tenant storage.Tenant, id string, by lifecycle.Actor) (lifecycle.Invitation, error)
-	RevokeInvitation(ctx context.Context, tenant storage.Tenant, id string, by lifecycle.Actor) error
+	RevokeInvitation(ctx context.Context, tenant storage.Tenant, id string, by lifecycle.Actor, keep lifecycle.RevokeGuard) error
 	SendReset(ctx context.Context, tenant storage.Tenant, u storage.User, by lifecycle.Actor) error
 }
 
@@ -62,9 +62,24 @@ func (s *Service) ResendInvitation(ctx context.Context, a Actor, tenant storage.
 	return s.Accounts.ResendInvitation(ctx, tenant, id, a.lifecycle())
 }
 
-// RevokeInvitation ends the invitation and deletes the user who never accepted it.
+// RevokeInvitation ends the invitation and deletes the user who never accepted it. An invited admin
+// is one of the tenant's active admins: the last one's invitation is not revoked (ErrLastAdmin).
 func (s *Service) RevokeInvitation(ctx context.Context, a Actor, tenant storage.Tenant, id string) error {
-	return s.Accounts.RevokeInvitation(ctx, tenant, id, a.lifecycle())
+	return s.Accounts.RevokeInvitation(ctx, tenant, id, a.lifecycle(), func(tx *storage.Store, invited storage.User) error {
+		u, err := lockedUser(ctx, tx, tenant.ID, invited.ID) // users.go
+		if err != nil || !activeAdmin(u) {
+			return err
+		}
+		// Counted before the deletion: the invited admin is one of n.
+		n, err := tx.CountActiveAdmins(ctx, tenant.ID)
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return ErrLastAdmin
+		}
+		return nil
+	})
 }
 
 // SendReset emails the tenant's user a password-reset link.

@@ -53,21 +53,17 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, tenantID, userID, pa
 // sessions, links, unsent mail) and revokes every token they hold, with the audit event, in one
 // transaction. It refuses (ErrLastAdmin) to delete the tenant's last active admin.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, tenantID, userID string) error {
-	u, err := s.User(ctx, tenantID, userID)
-	if err != nil {
-		return err
-	}
 	return s.Store.InTx(ctx, func(tx Tx) error {
+		u, err := lockedUser(ctx, tx, tenantID, userID) // users.go
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteUser(ctx, userID, s.Now()); err != nil {
 			return err
 		}
 		if activeAdmin(u) {
-			n, err := tx.CountActiveAdmins(ctx, tenantID)
-			if err != nil {
+			if err := keepsAdmin(ctx, tx, tenantID); err != nil {
 				return err
-			}
-			if n == 0 {
-				return ErrLastAdmin
 			}
 		}
 		// The audit trail keeps the id and the role, not the address: the user's personal data goes.

@@ -88,6 +88,8 @@ type Tx interface {
 	CreateTenant(ctx context.Context, t storage.Tenant) (storage.Tenant, error)
 	CreateUser(ctx context.Context, u storage.User) (storage.User, error)
 	UpdateUser(ctx context.Context, id string, update func(*storage.User) error) (storage.User, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
+	LockTenant(ctx context.Context, tenantID string) error
 	CountActiveAdmins(ctx context.Context, tenantID string) (int64, error)
 	RevokeUserTokens(ctx context.Context, subject string, now time.Time) error
 	ResetMFA(ctx context.Context, userID string, code *storage.EnrolmentCode, ev storage.AuditEvent) error

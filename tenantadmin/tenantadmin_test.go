@@ -3,6 +3,8 @@ package tenantadmin_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,6 +196,89 @@ func TestAuditNamesAndClock(t *testing.T) {
 				e.Detail["actor_email"] != admin.Email || !e.CreatedAt.Equal(now) {
 				t.Errorf("event %+v", e)
 			}
+		}
+	})
+}
+
+// TestLastAdminRace: two admins who demote, disable or delete each other at the same moment leave the
+// tenant with one active admin; the second change is refused (ErrLastAdmin), also on PostgreSQL under
+// READ COMMITTED, where both counts would otherwise see the other admin still active.
+func TestLastAdminRace(t *testing.T) {
+	member, disabled := tenantadmin.RoleMember, true
+	type op func(svc *tenantadmin.Service, ctx context.Context, by, target storage.User) error
+	update := func(ch tenantadmin.UserChange) op {
+		return func(svc *tenantadmin.Service, ctx context.Context, by, target storage.User) error {
+			_, _, err := svc.UpdateUser(ctx, tenantadmin.Actor{ID: by.ID}, target.TenantID, target.ID, ch)
+			return err
+		}
+	}
+	del := func(svc *tenantadmin.Service, ctx context.Context, by, target storage.User) error {
+		return svc.DeleteUser(ctx, tenantadmin.Actor{ID: by.ID}, target.TenantID, target.ID)
+	}
+	tests := []struct {
+		name   string
+		first  op
+		second op
+	}{
+		{"demote each other", update(tenantadmin.UserChange{Role: &member}), update(tenantadmin.UserChange{Role: &member})},
+		{"disable each other", update(tenantadmin.UserChange{Disabled: &disabled}), update(tenantadmin.UserChange{Disabled: &disabled})},
+		{"delete each other", del, del},
+		{"demote and delete", update(tenantadmin.UserChange{Role: &member}), del},
+	}
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		svc := newService(st, time.Now().UTC())
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				const rounds = 30
+				lost := 0
+				for round := range rounds {
+					ctx := context.Background()
+					ten, err := svc.CreateTenant(ctx, cliActor(), storage.NewID()[:12], "Skew")
+					if err != nil {
+						t.Fatal(err)
+					}
+					var admins [2]storage.User
+					for i := range admins {
+						admins[i], err = svc.CreateUser(ctx, cliActor(), tenantadmin.NewUser{TenantID: ten.ID,
+							Email: fmt.Sprintf("a%d@skew.test", i), Role: tenantadmin.RoleAdmin, Password: "long enough"})
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					var wg sync.WaitGroup
+					start := make(chan struct{})
+					errs := make([]error, 2)
+					for i, f := range []op{tc.first, tc.second} {
+						wg.Go(func() {
+							<-start
+							errs[i] = f(svc, ctx, admins[i], admins[1-i])
+						})
+					}
+					close(start)
+					wg.Wait()
+					refused := 0
+					for i, err := range errs {
+						switch {
+						case errors.Is(err, tenantadmin.ErrLastAdmin):
+							refused++
+						case err != nil:
+							t.Errorf("round %d: change %d: %v", round, i, err)
+						}
+					}
+					n, err := st.CountActiveAdmins(ctx, ten.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n == 0 {
+						lost++
+					} else if n != 1 || refused != 1 {
+						t.Errorf("round %d: %d active admins, %d changes refused; want 1 and 1", round, n, refused)
+					}
+				}
+				if lost > 0 {
+					t.Errorf("tenant left without an active admin in %d of %d rounds", lost, rounds)
+				}
+			})
 		}
 	})
 }

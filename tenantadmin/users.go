@@ -172,6 +172,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, tenantID, userID stri
 		return before, after, err
 	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.LockTenant(ctx, tenantID); err != nil { // see keepAdmin
+			return err
+		}
 		var err error
 		after, err = tx.UpdateUser(ctx, userID, func(u *storage.User) error {
 			before = *u
@@ -190,12 +193,8 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, tenantID, userID stri
 			return err
 		}
 		if activeAdmin(before) && !activeAdmin(after) {
-			n, err := tx.CountActiveAdmins(ctx, tenantID)
-			if err != nil {
+			if err := keepsAdmin(ctx, tx, tenantID); err != nil {
 				return err
-			}
-			if n == 0 {
-				return ErrLastAdmin
 			}
 		}
 		if after.Disabled && !before.Disabled {
@@ -210,7 +209,46 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, tenantID, userID stri
 	return before, after, err
 }
 
+// activeAdmin says whether u counts as one of the tenant's active admins (storage's CountActiveAdmins):
+// an admin who is not disabled, invited ones who have not chosen a password yet included.
 func activeAdmin(u storage.User) bool { return u.Role == RoleAdmin && !u.Disabled }
+
+// The guard "a tenant keeps at least one active admin" counts the admins after a change, in the
+// change's transaction. Under PostgreSQL's READ COMMITTED that count alone is not enough: two admins
+// demoting (disabling, deleting) each other at once would each count the other as still active, and
+// both commit. So every change that can take an active admin from a tenant (UpdateUser, DeleteUser,
+// RevokeInvitation) first locks the tenant's row (storage's LockTenant). Such changes of one tenant
+// then run one after another; the second one's count, a statement after its lock, sees the first
+// one's commit and refuses. (SQLite's one writer already runs them one after another.)
+
+// keepsAdmin refuses (ErrLastAdmin) when the tenant, as this transaction leaves it, has no active admin.
+// The transaction must hold the tenant's lock (LockTenant) from before it changed or read the users.
+func keepsAdmin(ctx context.Context, tx Tx, tenantID string) error {
+	n, err := tx.CountActiveAdmins(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// lockedUser locks the tenant (keepsAdmin) and reads the tenant's user afresh under that lock: the
+// record a removal decides on, whatever changed since the caller last read it.
+func lockedUser(ctx context.Context, tx Tx, tenantID, userID string) (storage.User, error) {
+	if err := tx.LockTenant(ctx, tenantID); err != nil {
+		return storage.User{}, err
+	}
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if u.TenantID != tenantID {
+		return storage.User{}, fmt.Errorf("user %s: %w", userID, storage.ErrNotFound)
+	}
+	return u, nil
+}
 
 // Reset is the outcome of an MFA reset: the one-time enrolment code to pass to the user (shown once).
 type Reset struct {

@@ -25,6 +25,9 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"BindAuthRequest", testConcurrentBindAuthRequest},
 		{"RecordLogin", testConcurrentRecordLogin},
 		{"SaveAuthCode", testConcurrentSaveAuthCode},
+		{"RevokeGrantAndRotation", testConcurrentRevokeGrantAndRotation},
+		{"RevokeGrantAndCodeTokens", testConcurrentRevokeGrantAndCodeTokens},
+		{"UpdateUser", testConcurrentUpdateUser},
 	})
 }
 

@@ -34,6 +34,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"Tokens", testTokens},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RevokeGrant", testRevokeGrant},
+		{"CodeTokens", testCodeTokens},
 		{"HotPathReads", testHotPathReads},
 		{"HotPathReadsInTransaction", testHotPathReadsInTransaction},
 		{"SigningKeysPerAlgorithm", testSigningKeysPerAlgorithm},

@@ -410,6 +410,81 @@ func testRevokeGrant(t *testing.T, st *storage.Store) {
 	}
 }
 
+// testCodeTokens: the code exchange's tokens are stored while the request's grant is live; after
+// RevokeGrant on the request (a replay of its code), or for a request that is gone, nothing is stored.
+func testCodeTokens(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	for _, tc := range []struct {
+		name    string
+		refresh bool
+		revoke  bool // RevokeGrant on the request first
+		gone    bool // no such request
+		wantErr error
+	}{
+		{"with refresh token", true, false, false, nil},
+		{"access token only", false, false, false, nil},
+		{"grant revoked, with refresh token", true, true, false, storage.ErrConflict},
+		{"grant revoked, access token only", false, true, false, storage.ErrConflict},
+		{"request gone", true, false, true, storage.ErrConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := storage.NewID()
+			a := w.mustCodeRequest(t, st, code, now().Add(time.Minute))
+			_, err := st.ConsumeCode(ctx, code, now())
+			wantErr(t, "ConsumeCode", err, nil)
+			id := a.ID
+			if tc.gone {
+				id = "no-such-request"
+			}
+			if tc.revoke {
+				n, err := st.RevokeGrant(ctx, id, now())
+				wantErr(t, "RevokeGrant", err, nil)
+				wantEqual(t, "tokens revoked before any was stored", n, int64(0))
+			}
+			at, rt := tokenPair(id, w.user, w.client.ID, now().Add(time.Hour))
+			var refresh *storage.RefreshToken
+			if tc.refresh {
+				refresh = &rt
+			}
+			wantErr(t, "CreateCodeTokens", st.CreateCodeTokens(ctx, id, at, refresh), tc.wantErr)
+			gotAT, errAT := st.AccessTokenByID(ctx, at.ID)
+			_, errRT := st.RefreshTokenByHash(ctx, rt.TokenHash)
+			if tc.wantErr != nil {
+				wantErr(t, "AccessTokenByID of refused tokens", errAT, storage.ErrNotFound)
+				wantErr(t, "RefreshTokenByHash of refused tokens", errRT, storage.ErrNotFound)
+				return
+			}
+			wantErr(t, "AccessTokenByID", errAT, nil)
+			wantEqual(t, "access token", gotAT, at)
+			if tc.refresh {
+				wantErr(t, "RefreshTokenByHash", errRT, nil)
+			} else {
+				wantErr(t, "RefreshTokenByHash without a refresh token", errRT, storage.ErrNotFound)
+			}
+			// Revoked afterwards, the grant takes what was stored and refuses more.
+			n, err := st.RevokeGrant(ctx, id, now())
+			wantErr(t, "RevokeGrant", err, nil)
+			if want := map[bool]int64{false: 1, true: 2}[tc.refresh]; n != want {
+				t.Errorf("RevokeGrant revoked %d tokens, want %d", n, want)
+			}
+			more, _ := tokenPair(id, w.user, w.client.ID, now().Add(time.Hour))
+			wantErr(t, "CreateCodeTokens after RevokeGrant", st.CreateCodeTokens(ctx, id, more, nil), storage.ErrConflict)
+		})
+	}
+	t.Run("one transaction", func(t *testing.T) {
+		code := storage.NewID()
+		a := w.mustCodeRequest(t, st, code, now().Add(time.Minute))
+		at, rt := tokenPair(a.ID, w.user, w.client.ID, now().Add(time.Hour))
+		wantErr(t, "CreateCodeTokens", st.CreateCodeTokens(ctx, a.ID, at, &rt), nil)
+		at2, rt2 := tokenPair(a.ID, w.user, w.client.ID, now().Add(time.Hour))
+		rt2.TokenHash = rt.TokenHash // duplicate: the whole call must fail
+		wantErr(t, "CreateCodeTokens with a duplicate refresh token", st.CreateCodeTokens(ctx, a.ID, at2, &rt2), storage.ErrAlreadyExists)
+		_, err := st.AccessTokenByID(ctx, at2.ID)
+		wantErr(t, "AccessTokenByID of the failed call", err, storage.ErrNotFound)
+	})
+}
+
 // testEndSignInsInFlight: where a user's sessions end because a factor or the password changed, their
 // sign-ins that proved the old factors end too (whether waiting at the callback or holding a code not
 // yet redeemed); a redeemed sign-in stays (replay tracing), and other users' sign-ins are untouched.
