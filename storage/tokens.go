@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -51,14 +52,11 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (RefreshTok
 	return refreshTokenFromRow(r), nil
 }
 
-// RevokeUserTokens revokes every token of the subject (used when an admin resets a user's MFA or disables it).
+// RevokeUserTokens revokes every token of the subject (an admin's MFA reset, a disabled user, a password
+// changed or reset), also those a code exchange or a rotation in flight is about to store.
 func (s *Store) RevokeUserTokens(ctx context.Context, subject string, now time.Time) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Model(&accessTokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", utc(now)).Error; err != nil {
-			return translate("revoke user tokens", err)
-		}
-		return translate("revoke user tokens",
-			tx.Model(&refreshTokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", utc(now)).Error)
+		return translate("revoke user tokens", revokeSubjectTokens(tx, subject, "", nil, now))
 	})
 }
 
@@ -70,15 +68,44 @@ func revokeTokensWithAMR(tx *gorm.DB, subject string, amr []string, now time.Tim
 		return nil
 	}
 	holds, args := holdsAnyWord("amr", amr)
-	where := "subject = ? AND revoked_at IS NULL AND " + holds
-	args = append([]any{subject}, args...)
-	for _, m := range []any{&accessTokenRow{}, &refreshTokenRow{}} {
-		if err := tx.Model(m).Where(where, args...).Update("revoked_at", utc(now)).Error; err != nil {
-			return translate("revoke tokens", err)
+	return translate("revoke tokens", revokeSubjectTokens(tx, subject, holds, args, now))
+}
+
+// revokeSubjectTokens revokes, in tx, the subject's live tokens that also match where (with args; ""
+// for all), in the order RevokeGrant explains, so that no write racing it leaves a token behind:
+//  1. the subject's redeemed sign-ins are marked (grant_revoked_at): a code exchange that has not
+//     stored its tokens yet is refused (CreateCodeTokens), or stored them before the mark and the
+//     statements below see them. Every redeemed sign-in of the subject is marked, also one whose tokens
+//     where would spare: its exchange, a moment from completing, fails and the app signs in again;
+//  2. the refresh tokens, pass after pass until one finds none: a rotation in flight either is refused
+//     or its new tokens (same subject, same amr) are in the next pass;
+//  3. the access tokens, after that pass.
+func revokeSubjectTokens(tx *gorm.DB, subject, where string, args []any, now time.Time) error {
+	now = utc(now)
+	if err := tx.Exec(markSubjectGrantsRevokedSQL, now, subject).Error; err != nil {
+		return err
+	}
+	cond, all := "subject = ? AND revoked_at IS NULL", append([]any{subject}, args...)
+	if where != "" {
+		cond += " AND " + where
+	}
+	for pass := 0; ; pass++ {
+		if pass == maxRevokePasses {
+			return fmt.Errorf("refresh tokens of the user were still being issued after %d passes", maxRevokePasses)
+		}
+		res := tx.Model(&refreshTokenRow{}).Where(cond, all...).Update("revoked_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			break
 		}
 	}
-	return nil
+	return tx.Model(&accessTokenRow{}).Where(cond, all...).Update("revoked_at", now).Error
 }
+
+const markSubjectGrantsRevokedSQL = `UPDATE auth_requests SET grant_revoked_at = ?
+ WHERE user_id = ? AND code_used_at IS NOT NULL AND grant_revoked_at IS NULL`
 
 // RefreshTokenByID returns the refresh token record with that id.
 func (s *Store) RefreshTokenByID(ctx context.Context, id string) (RefreshToken, error) {

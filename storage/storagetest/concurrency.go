@@ -28,6 +28,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"RevokeGrantAndRotation", testConcurrentRevokeGrantAndRotation},
 		{"RevokeGrantAndCodeTokens", testConcurrentRevokeGrantAndCodeTokens},
 		{"UpdateUser", testConcurrentUpdateUser},
+		{"RevokeUserTokensAndWrites", testConcurrentRevokeUserTokensAndWrites},
 	})
 }
 

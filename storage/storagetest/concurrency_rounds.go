@@ -139,3 +139,48 @@ func testConcurrentUpdateUser(t *testing.T, st *storage.Store) {
 		}
 	}
 }
+
+// testConcurrentRevokeUserTokensAndWrites: the user's password is changed (every token of theirs
+// revoked) while one of their apps rotates a refresh token and another exchanges a code it has just
+// redeemed. Whichever way they interleave, each write is refused or its tokens are revoked.
+func testConcurrentRevokeUserTokensAndWrites(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	rotated, exchanged := 0, 0
+	for round := range raceRounds {
+		grant := storage.NewID()
+		at, rt := tokenPair(grant, w.user, w.client.ID, now().Add(time.Hour))
+		wantErr(t, "CreateTokens", st.CreateTokens(ctx, at, &rt), nil)
+		at1, rt1 := tokenPair(grant, w.user, w.client.ID, now().Add(time.Hour))
+		code := storage.NewID()
+		a := w.mustCodeRequest(t, st, code, now().Add(time.Minute))
+		_, err := st.ConsumeCode(ctx, code, now())
+		wantErr(t, "ConsumeCode", err, nil)
+		at2, rt2 := tokenPair(a.ID, w.user, w.client.ID, now().Add(time.Hour))
+		var errRotate, errCreate error
+		errWrites, errRevoke := both(
+			func() error {
+				errRotate, errCreate = both(
+					func() error { return st.RotateRefreshToken(ctx, rt.TokenHash, now(), at1, rt1) },
+					func() error { return st.CreateCodeTokens(ctx, a.ID, at2, &rt2) })
+				return nil
+			},
+			func() error { return st.RevokeUserTokens(ctx, w.user.ID, now()) })
+		wantErr(t, "writes", errWrites, nil)
+		wantErr(t, "RevokeUserTokens", errRevoke, nil)
+		for name, err := range map[string]error{"RotateRefreshToken": errRotate, "CreateCodeTokens": errCreate} {
+			if err != nil && !errors.Is(err, storage.ErrConflict) {
+				t.Fatalf("round %d: %s: %v", round, name, err)
+			}
+		}
+		wantRevokedOrAbsent(t, round, st, at1, &rt1, errRotate == nil)
+		wantRevokedOrAbsent(t, round, st, at2, &rt2, errCreate == nil)
+		if errRotate == nil {
+			rotated++
+		}
+		if errCreate == nil {
+			exchanged++
+		}
+	}
+	t.Logf("of %d rounds, the rotation stored its tokens in %d and the exchange in %d (revoked after)", raceRounds, rotated, exchanged)
+}
