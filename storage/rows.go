@@ -153,6 +153,7 @@ func (signingKeyRow) TableName() string { return "signing_keys" }
 type throttleRow struct {
 	Key         string `gorm:"primaryKey"`
 	Failures    int
+	Pending     int
 	LockedUntil time.Time
 	UpdatedAt   time.Time
 }

@@ -192,6 +192,7 @@ type SigningKey struct {
 type Throttle struct {
 	Key         string
 	Failures    int
+	Pending     int // attempts in flight: reserved before a secret is compared, not yet decided (ThrottleAttempt)
 	LockedUntil time.Time
 	UpdatedAt   time.Time
 }

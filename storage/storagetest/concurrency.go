@@ -20,6 +20,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"AcceptStep", testConcurrentAcceptStep},
 		{"RotateRefreshToken", testConcurrentRotateRefreshToken},
 		{"ThrottleFail", testConcurrentThrottleFail},
+		{"ThrottleAttempt", testConcurrentThrottleAttempt},
 		{"ThrottleWindow", testConcurrentThrottleWindow},
 		{"UseRecoveryCode", testConcurrentUseRecoveryCode},
 		{"BindAuthRequest", testConcurrentBindAuthRequest},
@@ -149,6 +150,35 @@ func testConcurrentThrottleFail(t *testing.T, st *storage.Store) {
 	}
 	// The longest lock wins, whatever order the racers' lock updates ran in.
 	wantTime(t, "LockedUntil", got.LockedUntil, at.Add(racers*time.Minute))
+}
+
+// testConcurrentThrottleAttempt races attempts on one key whose first lock is at the third failure:
+// exactly three are let into flight, the others are refused.
+func testConcurrentThrottleAttempt(t *testing.T, st *storage.Store) {
+	at := now()
+	allowed := make([]bool, racers)
+	errs := race(func(i int) error {
+		_, ok, err := st.ThrottleAttempt(t.Context(), "otp:user:alice", at, 3, at.Add(-time.Minute))
+		allowed[i] = ok
+		return err
+	})
+	n := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("racer %d: ThrottleAttempt: %v", i, err)
+		}
+		if allowed[i] {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d racers were let in, want 3", n)
+	}
+	got, err := st.Throttle(t.Context(), "otp:user:alice")
+	wantErr(t, "Throttle", err, nil)
+	if got.Pending != 3 || got.Failures != 0 {
+		t.Errorf("counter = %+v, want 3 in flight and no failure", got)
+	}
 }
 
 func testConcurrentUseRecoveryCode(t *testing.T, st *storage.Store) {

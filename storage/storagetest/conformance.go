@@ -42,6 +42,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"ListAudit", testListAudit},
 		{"SigningKeys", testSigningKeys},
 		{"Throttles", testThrottles},
+		{"ThrottleAttempts", testThrottleAttempts},
 		{"ThrottleWindow", testThrottleWindow},
 		{"Authenticators", testAuthenticators},
 		{"AcceptStep", testAcceptStep},

@@ -319,3 +319,130 @@ func testRecoveryCodes(t *testing.T, st *storage.Store) {
 	}
 	wantErr(t, "UseRecoveryCode of a replaced code", st.UseRecoveryCode(ctx, "c1", now(), storage.Record{}), storage.ErrConflict)
 }
+
+// testThrottleAttempts covers the attempts reserved before a secret is compared: room for as many in
+// flight as could fail without reaching the first lock, none while locked, one at a time once a lock has
+// run out, abandoned ones forgotten, a failure counted with its lock in one statement, a success that
+// clears the failures counted before it began and keeps those counted since, and a release that counts
+// neither way.
+func testThrottleAttempts(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	const key = "otp:user:alice"
+	t0 := now()
+	steps := []storage.ThrottleStep{{Failures: 3, Lock: time.Minute}, {Failures: 5, Lock: time.Hour}}
+	const limit = 3 // the first count that locks
+	stale := func(at time.Time) time.Time { return at.Add(-time.Minute) }
+	attempt := func(what string, at time.Time, wantOK bool, wantFailures, wantPending int) storage.Throttle {
+		t.Helper()
+		got, ok, err := st.ThrottleAttempt(ctx, key, at, limit, stale(at))
+		wantErr(t, what, err, nil)
+		if ok != wantOK || got.Failures != wantFailures || got.Pending != wantPending {
+			t.Fatalf("%s = %+v, allowed %v; want %d failures, %d in flight, allowed %v", what, got, ok, wantFailures, wantPending, wantOK)
+		}
+		stored, err := st.Throttle(ctx, key)
+		wantErr(t, "Throttle", err, nil)
+		if stored.Failures != wantFailures || stored.Pending != wantPending {
+			t.Fatalf("%s: stored %+v, want %d failures, %d in flight", what, stored, wantFailures, wantPending)
+		}
+		return got
+	}
+	// fail decides an attempt as failed at at; a zero wantLock means "not locked at at".
+	fail := func(what string, at time.Time, wantFailures int, wantLock time.Time) {
+		t.Helper()
+		got, err := st.ThrottleAttemptFailed(ctx, key, at, steps)
+		wantErr(t, what, err, nil)
+		if got.Failures != wantFailures {
+			t.Fatalf("%s: %d failures, want %d", what, got.Failures, wantFailures)
+		}
+		stored, err := st.Throttle(ctx, key)
+		wantErr(t, "Throttle", err, nil)
+		if wantLock.IsZero() {
+			if got.LockedUntil.After(at) || stored.LockedUntil.After(at) {
+				t.Fatalf("%s: locked until %v (stored %v), want no lock", what, got.LockedUntil, stored.LockedUntil)
+			}
+			return
+		}
+		wantTime(t, what+" LockedUntil", got.LockedUntil, wantLock)
+		wantTime(t, what+" stored LockedUntil", stored.LockedUntil, wantLock)
+	}
+
+	// Three may be in flight at once: if all failed, the third would lock.
+	attempt("first", t0, true, 0, 1)
+	attempt("second", t0, true, 0, 2)
+	attempt("third", t0, true, 0, 3)
+	if got := attempt("a fourth while three are in flight", t0, false, 0, 3); got.LockedUntil.After(t0) {
+		t.Errorf("refused for the attempts in flight, but locked until %v", got.LockedUntil)
+	}
+	wantErr(t, "ThrottleAttemptReleased", st.ThrottleAttemptReleased(ctx, key), nil)
+	attempt("a fourth after one was released", t0, true, 0, 3)
+
+	fail("first failure", t0, 1, time.Time{})
+	fail("second failure", t0, 2, time.Time{})
+	attempt("while two failed and one is in flight", t0, false, 2, 1)
+	fail("third failure locks", t0, 3, t0.Add(time.Minute))
+	if got := attempt("while locked", t0.Add(time.Minute-time.Second), false, 3, 0); !got.LockedUntil.Equal(t0.Add(time.Minute)) {
+		t.Errorf("refused while locked, counter %+v; want the lock until %v", got, t0.Add(time.Minute))
+	}
+
+	// Once the lock has run out, one attempt at a time.
+	t1 := t0.Add(time.Minute)
+	attempt("at the end of the lock", t1, true, 3, 1)
+	attempt("another while it is in flight", t1, false, 3, 1)
+	// An attempt left in flight for longer than the stale time (its process ended) holds no room.
+	t2 := t1.Add(time.Minute + time.Second)
+	attempt("after the one in flight was abandoned", t2, true, 3, 1)
+
+	// A success clears the failures counted before it began; with nothing since, the counter goes.
+	wantErr(t, "ThrottleAttemptSucceeded", st.ThrottleAttemptSucceeded(ctx, key, 3), nil)
+	if got, err := st.Throttle(ctx, key); err != nil || got.Failures != 0 || got.Pending != 0 || !got.LockedUntil.IsZero() {
+		t.Fatalf("after the success = %+v, %v; want no counter", got, err)
+	}
+
+	// A failure counted while a successful attempt was in flight stays.
+	attempt("a right secret", t2, true, 0, 1)
+	attempt("someone else's, at once", t2, true, 0, 2)
+	fail("someone else's failure", t2, 1, time.Time{})
+	wantErr(t, "ThrottleAttemptSucceeded", st.ThrottleAttemptSucceeded(ctx, key, 0), nil)
+	if got, err := st.Throttle(ctx, key); err != nil || got.Failures != 1 || got.Pending != 0 || got.LockedUntil.After(t2) {
+		t.Fatalf("after a success with a failure since = %+v, %v; want that failure, nothing in flight, no lock", got, err)
+	}
+	attempt("the next", t2, true, 1, 1)
+	wantErr(t, "ThrottleAttemptSucceeded", st.ThrottleAttemptSucceeded(ctx, key, 1), nil)
+	if got, err := st.Throttle(ctx, key); err != nil || got.Failures != 0 || got.Pending != 0 {
+		t.Fatalf("after the next success = %+v, %v; want no counter", got, err)
+	}
+
+	// A success while a longer lock stands (counted by others since): the lock stays with their failures.
+	for i := range 5 {
+		if _, err := st.ThrottleAttemptFailed(ctx, key, t2, steps); err != nil {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	wantErr(t, "ThrottleAttemptSucceeded", st.ThrottleAttemptSucceeded(ctx, key, 2), nil)
+	if got, err := st.Throttle(ctx, key); err != nil || got.Failures != 3 || !got.LockedUntil.Equal(t2.Add(time.Hour)) {
+		t.Fatalf("after a success of an attempt that began at 2 failures = %+v, %v; want 3 failures and the lock of the 5th", got, err)
+	}
+
+	// A failure never shortens a lock, and a key without a counter (reset meanwhile) gets one.
+	wantErr(t, "ThrottleReset", st.ThrottleReset(ctx, key), nil)
+	long := []storage.ThrottleStep{{Failures: 1, Lock: time.Hour}}
+	short := []storage.ThrottleStep{{Failures: 1, Lock: time.Minute}}
+	fail2 := func(what string, s []storage.ThrottleStep, wantFailures int, wantLock time.Time) {
+		t.Helper()
+		got, err := st.ThrottleAttemptFailed(ctx, key, t2, s)
+		wantErr(t, what, err, nil)
+		if got.Failures != wantFailures || got.Pending != 0 {
+			t.Fatalf("%s = %+v, want %d failures", what, got, wantFailures)
+		}
+		wantTime(t, what+" LockedUntil", got.LockedUntil, wantLock)
+	}
+	fail2("a failure of a key without a counter", long, 1, t2.Add(time.Hour))
+	fail2("a shorter lock keeps the longer", short, 2, t2.Add(time.Hour))
+	fail2("without a schedule", nil, 3, t2.Add(time.Hour))
+
+	wantErr(t, "ThrottleAttemptSucceeded of an unknown key", st.ThrottleAttemptSucceeded(ctx, "nope", 0), nil)
+	wantErr(t, "ThrottleAttemptReleased of an unknown key", st.ThrottleAttemptReleased(ctx, "nope"), nil)
+	if got, err := st.Throttle(ctx, "nope"); err != nil || got.Failures != 0 || got.Pending != 0 {
+		t.Errorf("unknown key after a success and a release = %+v, %v; want none", got, err)
+	}
+}
