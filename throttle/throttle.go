@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -23,7 +24,16 @@ type Store interface {
 	Throttle(ctx context.Context, key string) (storage.Throttle, error)
 	ThrottleFail(ctx context.Context, key string, now time.Time, lockFor func(int) time.Duration) (storage.Throttle, error)
 	ThrottleReset(ctx context.Context, key string) error
+	ThrottleAttempt(ctx context.Context, key string, now time.Time, limit int, stale time.Time) (storage.Throttle, bool, error)
+	ThrottleAttemptFailed(ctx context.Context, key string, now time.Time, steps []storage.ThrottleStep) (storage.Throttle, error)
+	ThrottleAttemptSucceeded(ctx context.Context, key string, before int) error
+	ThrottleAttemptReleased(ctx context.Context, key string) error
 }
+
+// attemptTTL is how long an attempt may stay in flight: one not decided by then is taken as abandoned
+// (its process ended), so that it holds no room for others for ever. An attempt is one request, which
+// the server's write timeout (30 s) ends well before.
+const attemptTTL = time.Minute
 
 // maxLock caps every lock of a policy without its own MaxLockout, however many failures were counted.
 const maxLock = 24 * time.Hour
@@ -74,6 +84,31 @@ func (p Policy) maxLockout() time.Duration {
 	return max(maxLock, p.LockoutFor)
 }
 
+// Steps returns LockFor as a schedule for the database: each count at which the lock changes, with its
+// lock, ascending. LockFor only grows with the count and is constant once both of its doublings reach
+// their caps, which takes at most 64 doublings each (a time.Duration has 63 bits), so counts up to
+// max(FreeAttempts, LockoutAt)+64 give every step.
+func (p Policy) Steps() []storage.ThrottleStep {
+	var steps []storage.ThrottleStep
+	last := time.Duration(0)
+	for n := 1; n <= max(p.FreeAttempts, p.LockoutAt, 0)+64; n++ {
+		if d := p.LockFor(n); d != last {
+			steps = append(steps, storage.ThrottleStep{Failures: n, Lock: d})
+			last = d
+		}
+	}
+	return steps
+}
+
+// firstLock is the first count that locks: the attempts in flight may not reach it less the failures
+// counted. A policy that never locks has none (a count no key reaches).
+func (p Policy) firstLock() int {
+	if steps := p.Steps(); len(steps) > 0 {
+		return steps[0].Failures
+	}
+	return math.MaxInt32
+}
+
 // IsLockout reports whether failures reached the lockout threshold.
 func (p Policy) IsLockout(failures int) bool { return p.LockoutAt > 0 && failures >= p.LockoutAt }
 
@@ -93,13 +128,19 @@ func doubled(base time.Duration, n int, limit time.Duration) time.Duration {
 }
 
 // LockedError says that a key may not be tried before Until. Lockout is true when the failures reached the
-// policy's LockoutAt (a lockout, as opposed to the short growing delay before it).
+// policy's LockoutAt (a lockout, as opposed to the short growing delay before it). Busy is true when the
+// key is not locked, but as many attempts as it may have at once are in flight (Limiter.Begin): Until is
+// then only a moment away, and nothing was counted.
 type LockedError struct {
 	Until   time.Time
 	Lockout bool
+	Busy    bool
 }
 
 func (e *LockedError) Error() string {
+	if e.Busy {
+		return "too many attempts in flight"
+	}
 	if e.Lockout {
 		return fmt.Sprintf("locked out until %s", e.Until.UTC().Format(time.RFC3339))
 	}
@@ -161,6 +202,9 @@ func (l *Limiter) Check(ctx context.Context, keys ...string) error {
 
 // CheckCounted is Check of one key that also reports whether the key has a counter at all, so that a
 // success can skip the Reset of a counter that does not exist (the common case, one write less).
+//
+// A check is not a reservation: racers all pass it before the first of them counts a failure. Before
+// comparing a secret, use Begin.
 func (l *Limiter) CheckCounted(ctx context.Context, key string) (bool, error) {
 	t, err := l.Store.Throttle(ctx, key)
 	if err != nil {
@@ -186,7 +230,87 @@ func (l *Limiter) Fail(ctx context.Context, key string) (storage.Throttle, error
 	return t, nil
 }
 
-// Reset clears key's counter after a success.
+// Begin reserves one attempt on key before a secret is compared. It refuses with a *LockedError while key
+// is delayed or locked out, and (Busy set, a moment) while the attempts in flight, if they all failed,
+// would lock it: so no more attempts are compared, also when requests race on this or any number of
+// instances, than one after the other would be. One statement in the database both refuses and counts
+// the attempt as in flight (storage ThrottleAttempt).
+//
+// Decide every attempt: Fail when the secret was wrong, Succeed when it was right, and Release when
+// nothing was compared (defer it: after Fail or Succeed it does nothing). An attempt left undecided holds
+// its room for a minute.
+func (l *Limiter) Begin(ctx context.Context, key string) (*Attempt, error) {
+	now := l.now()
+	t, ok, err := l.Store.ThrottleAttempt(ctx, key, now, l.Policy.firstLock(), now.Add(-attemptTTL))
+	if err != nil {
+		return nil, fmt.Errorf("begin attempt: %w", err)
+	}
+	if !ok {
+		if t.LockedUntil.After(now) {
+			return nil, &LockedError{Until: t.LockedUntil, Lockout: l.Policy.IsLockout(t.Failures)}
+		}
+		return nil, &LockedError{Until: now.Add(time.Second), Busy: true}
+	}
+	return &Attempt{l: l, key: key, before: t.Failures}, nil
+}
+
+// Attempt is one attempt on a key, reserved by Limiter.Begin and in flight until it is decided. It belongs
+// to one request (not safe for concurrent use). Its decisions run even when the request's context is
+// cancelled: a client that hangs up after the secret was compared must not take its failure back.
+type Attempt struct {
+	l       *Limiter
+	key     string
+	before  int // the failures counted when it began
+	decided bool
+}
+
+// Fail decides the attempt as failed: one failure is counted and the key locked as the policy says for
+// the new count, in one statement. When the count reached the lockout threshold (a new lockout, or an
+// extended one after an earlier lockout expired), Fail returns a *LockedError with Lockout set. After a
+// decision it does nothing.
+func (a *Attempt) Fail(ctx context.Context) error {
+	if a.decided {
+		return nil
+	}
+	a.decided = true
+	t, err := a.l.Store.ThrottleAttemptFailed(context.WithoutCancel(ctx), a.key, a.l.now(), a.l.Policy.Steps())
+	if err != nil {
+		return fmt.Errorf("count failure: %w", err)
+	}
+	if a.l.Policy.IsLockout(t.Failures) {
+		return &LockedError{Until: t.LockedUntil, Lockout: true}
+	}
+	return nil
+}
+
+// Succeed decides the attempt as successful: the failures counted before it began are cleared, those
+// counted since stay (they may be someone else's guesses). After a decision it does nothing.
+func (a *Attempt) Succeed(ctx context.Context) error {
+	if a.decided {
+		return nil
+	}
+	a.decided = true
+	if err := a.l.Store.ThrottleAttemptSucceeded(context.WithoutCancel(ctx), a.key, a.before); err != nil {
+		return fmt.Errorf("clear throttle: %w", err)
+	}
+	return nil
+}
+
+// Release takes back an attempt that compared nothing (a storage error, a missing enrolment, hashing
+// busy): it counts neither way. After a decision it does nothing, so it can be deferred.
+func (a *Attempt) Release(ctx context.Context) error {
+	if a.decided {
+		return nil
+	}
+	a.decided = true
+	if err := a.l.Store.ThrottleAttemptReleased(context.WithoutCancel(ctx), a.key); err != nil {
+		return fmt.Errorf("release attempt: %w", err)
+	}
+	return nil
+}
+
+// Reset clears key's counter altogether (after a password reset, for one). An attempt's success clears
+// with Attempt.Succeed instead, which keeps the failures counted after the attempt began.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if err := l.Store.ThrottleReset(ctx, key); err != nil {
 		return fmt.Errorf("reset throttle: %w", err)

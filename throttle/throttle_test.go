@@ -3,6 +3,8 @@ package throttle
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,4 +286,222 @@ func TestCheckCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("reset", false, false)
+}
+
+// Steps is LockFor as the database applies it: for every count, the last step at or below it has
+// LockFor's value, far beyond where both doublings reach their caps.
+func TestSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+	}{
+		{name: "password", policy: PasswordPolicy()},
+		{name: "otp", policy: OTPPolicy()},
+		{name: "zero policy", policy: Policy{}},
+		{name: "delay only", policy: Policy{BaseDelay: time.Second, MaxDelay: time.Minute}},
+		{name: "tiny base, long caps", policy: Policy{FreeAttempts: 1, BaseDelay: time.Nanosecond, MaxDelay: time.Hour,
+			LockoutAt: 3, LockoutFor: time.Nanosecond, MaxLockout: 48 * time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := tc.policy.Steps()
+			for n := 0; n <= 1000; n++ {
+				var got time.Duration
+				for _, s := range steps {
+					if n >= s.Failures {
+						got = s.Lock
+					}
+				}
+				if want := tc.policy.LockFor(n); got != want {
+					t.Fatalf("count %d: steps %v give %v, LockFor %v", n, steps, got, want)
+				}
+			}
+		})
+	}
+}
+
+// raceBegin has n goroutines, released together, each begin an attempt on key with one of limiters
+// (in turn) and fail it; it returns how many were allowed to compare.
+func raceBegin(t *testing.T, limiters []*Limiter, key string, n int) int {
+	t.Helper()
+	var allowed atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		l := limiters[i%len(limiters)]
+		wg.Go(func() {
+			<-start
+			att, err := l.Begin(context.Background(), key)
+			if _, locked := IsLocked(err); locked {
+				return
+			}
+			if err != nil {
+				t.Errorf("Begin: %v", err)
+				return
+			}
+			allowed.Add(1)
+			if err := att.Fail(context.Background()); err != nil && !errors.As(err, new(*LockedError)) {
+				t.Errorf("Fail: %v", err) // the compared secret was wrong
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return int(allowed.Load())
+}
+
+// TestBeginRacers fires bursts of concurrent attempts at one key, as a script with one stolen password
+// or one sign-in's cookie would, and counts how many were let through to compare a secret: no more than
+// one after the other would be, the free attempts and the one that starts the delay in a burst, and the
+// lockout's number in all. On PostgreSQL the racers are spread over two stores, as two instances on one
+// database. (With a check before the compare and a count after it, dozens of a burst got through.)
+func TestBeginRacers(t *testing.T) {
+	backends := []struct {
+		name string
+		open func(t *testing.T) []*storage.Store
+	}{
+		{name: "sqlite", open: func(t *testing.T) []*storage.Store { return []*storage.Store{storagetest.NewSQLite(t)} }},
+		{name: "postgres, two instances", open: func(t *testing.T) []*storage.Store {
+			dsn := storagetest.PostgresDSN(t)
+			return []*storage.Store{storagetest.Open(t, dsn), storagetest.Open(t, dsn)}
+		}},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name   string
+				policy Policy
+			}{
+				{name: "otp", policy: OTPPolicy()},
+				{name: "password", policy: PasswordPolicy()},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					stores := b.open(t)
+					clk := newClock()
+					var limiters []*Limiter
+					for _, st := range stores {
+						limiters = append(limiters, &Limiter{Store: st, Policy: tc.policy, Now: clk.Now})
+					}
+					key := OTPUserKey("u1")
+					const burst = 64
+					if got := raceBegin(t, limiters, key, burst); got != tc.policy.FreeAttempts+1 {
+						t.Errorf("first burst: %d of %d attempts compared, want %d (the free ones and the one that starts the delay)",
+							got, burst, tc.policy.FreeAttempts+1)
+					}
+					total := tc.policy.FreeAttempts + 1
+					// Each burst after a lock has run out gets exactly one attempt through, until the lockout
+					// (smaller bursts: the password policy locks out at the 100th).
+					for total < tc.policy.LockoutAt {
+						clk.Advance(tc.policy.LockFor(total))
+						got := raceBegin(t, limiters, key, burst/4)
+						if got != 1 {
+							t.Fatalf("burst after %d failures: %d attempts compared, want 1", total, got)
+						}
+						total += got
+					}
+					clk.Advance(tc.policy.LockFor(total) - time.Second)
+					if got := raceBegin(t, limiters, key, burst); got != 0 {
+						t.Errorf("burst during the lockout: %d attempts compared, want none", got)
+					}
+					th, err := stores[0].Throttle(context.Background(), key)
+					if err != nil || th.Failures != tc.policy.LockoutAt {
+						t.Errorf("counter = %+v, %v; want %d failures, the lockout's", th, err, tc.policy.LockoutAt)
+					}
+				})
+			}
+		})
+	}
+}
+
+// An attempt is in flight from Begin on and holds room: while as many are in flight as could fail
+// without reaching the first lock, Begin answers busy (a moment, no lockout). Fail counts the failure
+// (and reports the lockout it reached), Succeed clears the failures counted before it began but keeps
+// one counted since, Release counts neither way; after a decision the others do nothing.
+func TestAttempt(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		policy := OTPPolicy()
+		l := &Limiter{Store: st, Policy: policy, Now: clk.Now}
+		key := OTPUserKey("u1")
+		counter := func() storage.Throttle {
+			t.Helper()
+			th, err := st.Throttle(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return th
+		}
+		begin := func() *Attempt {
+			t.Helper()
+			att, err := l.Begin(ctx, key)
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			return att
+		}
+		wantBusy := func(what string) {
+			t.Helper()
+			_, err := l.Begin(ctx, key)
+			if le, ok := IsLocked(err); !ok || !le.Busy || le.Lockout || le.RetryAfter(clk.Now()) != time.Second {
+				t.Fatalf("%s: Begin = %v, want busy for a moment", what, err)
+			}
+		}
+
+		a, b, c := begin(), begin(), begin()
+		if th := counter(); th.Pending != 3 || th.Failures != 0 {
+			t.Fatalf("three in flight: counter %+v", th)
+		}
+		wantBusy("a fourth while three are in flight")
+		if err := a.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Fail(ctx); err != nil || counter().Failures != 0 {
+			t.Fatalf("Fail after Release = %v, %+v; want a no-op", err, counter())
+		}
+		d := begin()
+		for _, att := range []*Attempt{b, c} {
+			if err := att.Fail(ctx); err != nil {
+				t.Fatalf("Fail of a free attempt: %v", err)
+			}
+		}
+		wantBusy("with two failures and one in flight")
+		if err := d.Succeed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if th := counter(); th.Failures != 2 || th.Pending != 0 {
+			t.Fatalf("after a success while others failed: %+v, want their 2 failures kept", th)
+		}
+
+		// A success clears what was counted before it began.
+		e := begin()
+		if err := e.Succeed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if th := counter(); th.Failures != 0 || th.Pending != 0 {
+			t.Fatalf("after a success: %+v, want nothing", th)
+		}
+		if err := e.Release(ctx); err != nil || counter().Failures != 0 {
+			t.Fatalf("Release after Succeed = %v", err)
+		}
+
+		// Failures past the free ones lock; the attempt that reaches the lockout reports it.
+		for i := range policy.LockoutAt {
+			att := begin()
+			err := att.Fail(ctx)
+			le, locked := IsLocked(err)
+			if want := i+1 == policy.LockoutAt; locked != want || (err != nil && !locked) {
+				t.Fatalf("failure %d: Fail = %v, want lockout %v", i+1, err, want)
+			}
+			if locked && (!le.Lockout || !le.Until.Equal(clk.Now().Add(policy.LockoutFor))) {
+				t.Fatalf("failure %d: %+v, want a lockout of %s", i+1, le, policy.LockoutFor)
+			}
+			if d := policy.LockFor(i + 1); d > 0 {
+				_, err := l.Begin(ctx, key)
+				if le, ok := IsLocked(err); !ok || le.Busy || !le.Until.Equal(clk.Now().Add(d)) {
+					t.Fatalf("after failure %d: Begin = %v, want locked for %s", i+1, err, d)
+				}
+				clk.Advance(d)
+			}
+		}
+	})
 }
