@@ -125,11 +125,23 @@ func (h *Handler) password(c echo.Context) error {
 		return h.locked(c, f, err, false)
 	}
 	u, uerr := h.Store.UserByEmail(ctx, f.req.TenantID, email)
-	counted := false // the user has a failure counter (else a success has none to reset)
+	// The attempt is reserved on the user's counter before the password is compared: passwords sent at
+	// once, to any instance, are compared no more often than one after the other would be (the others
+	// answer 503, or 429 once a failure locked the user). One that compared nothing (hashing busy) is
+	// taken back.
+	var att *throttle.Attempt
 	if uerr == nil {
-		if counted, err = h.Passwords.CheckCounted(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
+		if att, err = h.Passwords.Begin(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
+			if le, ok := throttle.IsLocked(err); ok && le.Busy {
+				return h.busy(c, err) // as many of the user's passwords as may be are being verified
+			}
 			return h.locked(c, f, err, false)
 		}
+		defer func() {
+			if err := att.Release(ctx); err != nil {
+				h.Log.ErrorContext(ctx, "release password attempt", "user", u.ID, "err", err)
+			}
+		}()
 	}
 	ok := false
 	if uerr == nil {
@@ -146,26 +158,29 @@ func (h *Handler) password(c echo.Context) error {
 	}
 	if !ok || u.Disabled {
 		h.events().SignInStep(mfa.FactorPassword, "refused")
+		var ferr error
+		if uerr == nil {
+			if ferr = att.Fail(ctx); isLocked(ferr) {
+				h.events().Lockout(mfa.FactorPassword)
+				ferr = nil
+			}
+		}
 		if err := h.Addresses.Fail(ctx, addrKey, throttle.Account(f.req.TenantID, email)); err != nil {
 			return err
 		}
+		if ferr != nil {
+			return ferr
+		}
 		if uerr == nil {
-			if _, err := h.Passwords.Fail(ctx, throttle.PasswordUserKey(u.ID)); err != nil && !isLocked(err) {
-				return err
-			} else if err != nil {
-				h.events().Lockout(mfa.FactorPassword)
-			}
 			h.audit(c, f, u.ID, "login.password_refused")
 		}
 		page.Error = msgBadCredentials
 		return h.renderLogin(c, f, http.StatusUnauthorized, page)
 	}
-	// A counter that did not exist when checked is not reset: a failure counted while this password was
+	// The failures counted before this attempt began are cleared; one counted while this password was
 	// being verified stays (it may be someone else's guess).
-	if counted {
-		if err := h.Passwords.Reset(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
-			return err
-		}
+	if err := att.Succeed(ctx); err != nil {
+		return err
 	}
 	// The password joins a key that named this same user in this sign-in (a key without user
 	// verification); for anyone else it starts the sign-in afresh.

@@ -144,10 +144,11 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authR
 // it with act's replacement and session options; detail goes into the audit event (and its mail).
 func (s *Service) confirm(ctx context.Context, user storage.User, pending func() (storage.PendingEnrolment, error), code string, meta Meta,
 	act storage.Activation, detail map[string]any) ([]string, error) {
-	lim := s.limiter()
-	if err := lim.Check(ctx, otpKey(user)); err != nil {
+	att, err := s.begin(ctx, user)
+	if err != nil {
 		return nil, err
 	}
+	defer s.release(ctx, user, att)
 	p, err := pending()
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && p.UserID != user.ID) {
 		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
@@ -157,7 +158,7 @@ func (s *Service) confirm(ctx context.Context, user storage.User, pending func()
 	}
 	code, ok := normaliseCode(code)
 	if !ok {
-		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return nil, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	key, err := s.Sealer.Open(p.SecretSealed, []byte(p.UserID))
 	if err != nil {
@@ -169,7 +170,7 @@ func (s *Service) confirm(ctx context.Context, user storage.User, pending func()
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	if !ok {
-		return nil, s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return nil, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	plain, hashed, err := s.newRecoveryCodes()
 	if err != nil {
@@ -187,7 +188,7 @@ func (s *Service) confirm(ctx context.Context, user storage.User, pending func()
 	case err != nil:
 		return nil, fmt.Errorf("confirm enrolment: %w", err)
 	}
-	s.resetThrottle(ctx, user)
+	s.succeed(ctx, user, att)
 	return plain, nil
 }
 

@@ -54,10 +54,11 @@ func (s *Service) NewEnrolmentCode(user storage.User, createdBy string) (string,
 // ErrInvalidCode, or the *throttle.LockedError of a lockout. Without an outstanding code it returns
 // this sign-in's enrolment as Enrolment does.
 func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta Meta) (Enrolment, error) {
-	counted, err := s.limiter().CheckCounted(ctx, otpKey(user))
+	att, err := s.begin(ctx, user)
 	if err != nil {
 		return Enrolment{}, err
 	}
+	defer s.release(ctx, user, att)
 	stored, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return s.Enrolment(ctx, user, authRequestID, issuer, meta)
@@ -67,12 +68,13 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 	}
 	norm, ok := normaliseAlphabetCode(code, enrolmentCodeLen)
 	if !ok || !s.enrolmentCodeMatches(stored.CodeHash, norm) {
-		return Enrolment{}, s.refuse(ctx, user, meta, AuditEnrolmentCodeRefused, "enrolment_code", ErrInvalidCode)
+		return Enrolment{}, s.refuse(ctx, user, att, meta, AuditEnrolmentCodeRefused, "enrolment_code", ErrInvalidCode)
 	}
 	if !s.now().Before(stored.ExpiresAt) {
 		return Enrolment{}, ErrEnrolmentCodeExpired
 	}
-	s.succeed(ctx, user, meta, AuditEnrolmentCodeAccepted, nil, counted)
+	s.succeed(ctx, user, att)
+	s.audit(ctx, user, AuditEnrolmentCodeAccepted, meta, nil)
 	return s.beginSignInEnrolment(ctx, user, authRequestID, issuer, meta)
 }
 

@@ -101,15 +101,17 @@ func normaliseAlphabetCode(in string, n int) (string, bool) {
 
 // UseRecoveryCode accepts one of the user's unused recovery codes in place of a TOTP code and spends it.
 // It shares the OTP throttle with Verify: a *throttle.LockedError when throttled or locked out by this
-// failure, else ErrInvalidCode for a wrong, malformed or already used code.
+// failure, else ErrInvalidCode for a wrong, malformed or already used code. The attempt is reserved on
+// that throttle before any code is compared, as in VerifyWith.
 func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code string, meta Meta) error {
-	lim := s.limiter()
-	if err := lim.Check(ctx, otpKey(user)); err != nil {
+	att, err := s.begin(ctx, user)
+	if err != nil {
 		return err
 	}
+	defer s.release(ctx, user, att)
 	canon, ok := normaliseRecoveryCode(code)
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
+		return s.refuse(ctx, user, att, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 	}
 	codes, err := s.Store.UnusedRecoveryCodes(ctx, user.ID)
 	if err != nil {
@@ -128,14 +130,14 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 		if err := s.Store.UseRecoveryCode(ctx, c.ID, s.now(), rec); err != nil {
 			if errors.Is(err, storage.ErrConflict) {
 				// Spent a moment ago by a racing request: single use wins.
-				return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
+				return s.refuse(ctx, user, att, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 			}
 			return fmt.Errorf("use recovery code: %w", err)
 		}
-		s.resetThrottle(ctx, user)
+		s.succeed(ctx, user, att)
 		return nil
 	}
-	return s.refuse(ctx, user, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
+	return s.refuse(ctx, user, att, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)
 }
 
 // RegenerateRecoveryCodes replaces the user's recovery codes with ten new ones and returns them in plain

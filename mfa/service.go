@@ -146,10 +146,18 @@ func (s *Service) record(ctx context.Context, user storage.User, action string, 
 	return rec
 }
 
-// resetThrottle clears the user's OTP throttle after a success.
-func (s *Service) resetThrottle(ctx context.Context, user storage.User) {
-	if err := s.limiter().Reset(ctx, otpKey(user)); err != nil {
-		s.log().ErrorContext(ctx, "reset otp throttle", "user", user.ID, "err", err)
+// begin reserves an attempt on the user's OTP throttle before a code is compared (throttle.Limiter.Begin):
+// a *throttle.LockedError when the user is delayed or locked out, or (Busy) while as many of their
+// attempts are in flight as may be.
+func (s *Service) begin(ctx context.Context, user storage.User) (*throttle.Attempt, error) {
+	return s.limiter().Begin(ctx, otpKey(user))
+}
+
+// release takes back an attempt that compared no code (deferred by every caller of begin: after refuse or
+// succeed it does nothing). A failure to do so is logged: the attempt then holds its room for a minute.
+func (s *Service) release(ctx context.Context, user storage.User, att *throttle.Attempt) {
+	if err := att.Release(ctx); err != nil {
+		s.log().ErrorContext(ctx, "release otp attempt", "user", user.ID, "err", err)
 	}
 }
 
@@ -183,17 +191,15 @@ func (s *Service) openSecret(a storage.Authenticator) ([]byte, error) {
 	return key, nil
 }
 
-// refuse handles a failed attempt: it audits action, counts the failure on the user's OTP throttle, and
+// refuse handles a failed attempt: it counts the failure on the user's OTP throttle, audits action, and
 // returns the *throttle.LockedError when that failure locked the user out (auditing the lockout), else
 // cause.
-func (s *Service) refuse(ctx context.Context, user storage.User, meta Meta, action, factor string, cause error) error {
+func (s *Service) refuse(ctx context.Context, user storage.User, att *throttle.Attempt, meta Meta, action, factor string, cause error) error {
+	err := att.Fail(ctx)
 	s.audit(ctx, user, action, meta, map[string]any{"factor": factor})
-	_, err := s.limiter().Fail(ctx, otpKey(user))
 	if le, ok := throttle.IsLocked(err); ok {
-		if le.Lockout {
-			s.audit(ctx, user, AuditLockout, meta, map[string]any{"factor": factor, "until": le.Until.UTC().Format(time.RFC3339)})
-			s.log().WarnContext(ctx, "second factor locked out", "user", user.ID, "until", le.Until)
-		}
+		s.audit(ctx, user, AuditLockout, meta, map[string]any{"factor": factor, "until": le.Until.UTC().Format(time.RFC3339)})
+		s.log().WarnContext(ctx, "second factor locked out", "user", user.ID, "until", le.Until)
 		return le
 	}
 	if err != nil {
@@ -202,16 +208,12 @@ func (s *Service) refuse(ctx context.Context, user storage.User, meta Meta, acti
 	return cause
 }
 
-// succeed clears the user's OTP throttle and audits action.
-// succeed clears the user's second-factor failures, when counted says there are any (a counter the
-// check found; a failure counted since then stays), and records action.
-func (s *Service) succeed(ctx context.Context, user storage.User, meta Meta, action string, detail map[string]any, counted bool) {
-	if counted {
-		if err := s.limiter().Reset(ctx, otpKey(user)); err != nil {
-			s.log().ErrorContext(ctx, "reset otp throttle", "user", user.ID, "err", err)
-		}
+// succeed decides the attempt as successful: it clears the user's second-factor failures counted before
+// it began (one counted since stays).
+func (s *Service) succeed(ctx context.Context, user storage.User, att *throttle.Attempt) {
+	if err := att.Succeed(ctx); err != nil {
+		s.log().ErrorContext(ctx, "clear otp throttle", "user", user.ID, "err", err)
 	}
-	s.audit(ctx, user, action, meta, detail)
 }
 
 // Verify checks a TOTP code of the user's active authenticator. It returns nil once per accepted time
@@ -226,11 +228,15 @@ func (s *Service) Verify(ctx context.Context, user storage.User, code string, me
 // the code step reads it once; nil reads it here. Accepting the step is a compare-and-set on that
 // authenticator being still active and its step not yet used, so one replaced or removed since the
 // read refuses the code.
+//
+// The attempt is reserved on the user's OTP throttle before anything else (throttle.Limiter.Begin), so
+// codes sent at once, to any instance, are compared no more often than codes sent one after the other.
 func (s *Service) VerifyWith(ctx context.Context, user storage.User, read *storage.Authenticator, code string, meta Meta) error {
-	counted, err := s.limiter().CheckCounted(ctx, otpKey(user))
+	att, err := s.begin(ctx, user)
 	if err != nil {
 		return err
 	}
+	defer s.release(ctx, user, att)
 	var a storage.Authenticator
 	if read != nil && read.UserID == user.ID {
 		a = *read
@@ -242,7 +248,7 @@ func (s *Service) VerifyWith(ctx context.Context, user storage.User, read *stora
 	}
 	code, ok := normaliseCode(code)
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	key, err := s.openSecret(a)
 	if err != nil {
@@ -254,16 +260,17 @@ func (s *Service) VerifyWith(ctx context.Context, user storage.User, read *stora
 		return fmt.Errorf("verify code: %w", err)
 	}
 	if !ok {
-		return s.refuse(ctx, user, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	// The compare-and-set in the database is the replay guard: it refuses this step if it, or a later
 	// one, was accepted before, also when another instance accepted it a moment ago.
 	if err := s.Store.AcceptStep(ctx, a.ID, step, now); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return s.refuse(ctx, user, meta, AuditReplayRefused, FactorOTP, ErrReplay)
+			return s.refuse(ctx, user, att, meta, AuditReplayRefused, FactorOTP, ErrReplay)
 		}
 		return fmt.Errorf("verify code: %w", err)
 	}
-	s.succeed(ctx, user, meta, AuditCodeAccepted, map[string]any{"factor": FactorOTP}, counted)
+	s.succeed(ctx, user, att)
+	s.audit(ctx, user, AuditCodeAccepted, meta, map[string]any{"factor": FactorOTP})
 	return nil
 }

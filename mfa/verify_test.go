@@ -242,3 +242,106 @@ func TestVerifyWithRead(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentGuessesThrottled sends 64 wrong codes of one user at once, for each kind of code, and
+// checks that no more of them were compared than codes sent one after the other would be (the clock
+// stands still): the free attempts and the one that starts the delay. Each compared code is counted
+// and audited. On PostgreSQL the goroutines are spread over two stores, as two instances would be.
+// (With the lock checked before the compare and the failure counted after it, dozens got through.)
+func TestConcurrentGuessesThrottled(t *testing.T) {
+	t.Parallel()
+	backends := []struct {
+		name string
+		open func(t *testing.T) []*storage.Store
+	}{
+		{name: "sqlite", open: func(t *testing.T) []*storage.Store { return []*storage.Store{storagetest.NewSQLite(t)} }},
+		{name: "postgres", open: func(t *testing.T) []*storage.Store {
+			dsn := storagetest.PostgresDSN(t)
+			return []*storage.Store{storagetest.Open(t, dsn), storagetest.Open(t, dsn)}
+		}},
+	}
+	kinds := []struct {
+		name    string
+		refused string // the audit action of a compared, wrong code
+		// setup makes the user on f and returns a function that sends one wrong guess of theirs to svc.
+		setup func(t *testing.T, f *fixture) (storage.User, func(svc *Service) error)
+	}{
+		{name: "totp", refused: AuditCodeRefused, setup: func(t *testing.T, f *fixture) (storage.User, func(*Service) error) {
+			user := f.user(t, "alice@example.com")
+			key := randomKey(t)
+			f.activate(t, user, key, Step(t0)-10)
+			wrong := wrongCode(t, key, f.clk.Now())
+			return user, func(svc *Service) error { return svc.Verify(context.Background(), user, wrong, Meta{}) }
+		}},
+		{name: "recovery code", refused: AuditRecoveryCodeRefused, setup: func(t *testing.T, f *fixture) (storage.User, func(*Service) error) {
+			user, _, _ := f.enrolled(t, "alice@example.com")
+			return user, func(svc *Service) error {
+				return svc.UseRecoveryCode(context.Background(), user, "zzzz-zzzz-zzzz", Meta{})
+			}
+		}},
+		{name: "enrolment confirmation", refused: AuditCodeRefused, setup: func(t *testing.T, f *fixture) (storage.User, func(*Service) error) {
+			user := f.user(t, "alice@example.com")
+			en, err := f.svc.Enrolment(context.Background(), user, f.req(t, user), "Acme", Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := b32.DecodeString(en.Secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrong := wrongCode(t, key, f.clk.Now())
+			return user, func(svc *Service) error {
+				_, err := svc.ConfirmEnrolment(context.Background(), user, f.req(t, user), wrong, Meta{})
+				return err
+			}
+		}},
+	}
+	for _, b := range backends {
+		for _, k := range kinds {
+			t.Run(b.name+"/"+k.name, func(t *testing.T) {
+				stores := b.open(t)
+				f := newFixture(t, stores[0])
+				user, guess := k.setup(t, f)
+				before := f.actions(t)[k.refused]
+
+				const n = 64
+				errs := make([]error, n)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range n {
+					svc := &Service{Store: stores[i%len(stores)], Sealer: f.sealer, RecoveryHash: f.svc.RecoveryHash, Now: f.clk.Now, Log: f.svc.Log}
+					wg.Go(func() {
+						<-start
+						errs[i] = guess(svc)
+					})
+				}
+				close(start)
+				wg.Wait()
+
+				compared := 0
+				for i, err := range errs {
+					var le *throttle.LockedError
+					switch {
+					case errors.Is(err, ErrInvalidCode):
+						compared++
+					case errors.As(err, &le):
+					default:
+						t.Errorf("goroutine %d: %v, want ErrInvalidCode or locked", i, err)
+					}
+				}
+				allowed := throttle.OTPPolicy().FreeAttempts + 1
+				th, err := f.st.Throttle(context.Background(), throttle.OTPUserKey(user.ID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				audited := f.actions(t)[k.refused] - before
+				if th.Failures > allowed || audited > allowed {
+					t.Errorf("%d of %d wrong codes were compared at once (%d counted), want at most %d", audited, n, th.Failures, allowed)
+				}
+				if compared != th.Failures || audited != th.Failures {
+					t.Errorf("%d answered as wrong, %d audited, %d counted; want the same", compared, audited, th.Failures)
+				}
+			})
+		}
+	}
+}

@@ -336,19 +336,22 @@ func (a Assertion) Factors() []string {
 
 // FinishLogin checks a key's answer against the sign-in's second-factor challenge, which it spends.
 // A user locked out by failed second factors gets the *throttle.LockedError.
+// The attempt is reserved on that throttle before the answer is checked (throttle.Limiter.Begin).
 func (k *Keys) FinishLogin(ctx context.Context, user storage.User, authRequestID string, body []byte, meta Meta) (Assertion, error) {
-	if err := k.limiter().Check(ctx, otpKey(user)); err != nil {
+	att, err := k.limiter().Begin(ctx, otpKey(user))
+	if err != nil {
 		return Assertion{}, err
 	}
+	defer k.release(ctx, user, att)
 	sd, err := k.take(ctx, authRequestID, PurposeAssert, user.ID, user.TenantID)
 	if err != nil {
-		return Assertion{}, k.refused(ctx, user, meta, "login", err)
+		return Assertion{}, k.refusedLogin(ctx, user, att, meta, err)
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
 	if err != nil {
-		return Assertion{}, k.refused(ctx, user, meta, "login", fmt.Errorf("%w: %w", ErrKeyRefused, err))
+		return Assertion{}, k.refusedLogin(ctx, user, att, meta, fmt.Errorf("%w: %w", ErrKeyRefused, err))
 	}
-	return k.finish(ctx, user, sd, parsed, meta)
+	return k.finish(ctx, user, att, sd, parsed, meta)
 }
 
 // BeginPasskey starts a passwordless sign-in in the sign-in authRequestID of tenantID: the options for
@@ -393,17 +396,20 @@ func (k *Keys) FinishPasskey(ctx context.Context, tenantID, authRequestID string
 	if err != nil {
 		return Assertion{}, ErrUnknownKey
 	}
-	if err := k.limiter().Check(ctx, otpKey(user)); err != nil {
+	att, err := k.limiter().Begin(ctx, otpKey(user))
+	if err != nil {
 		return Assertion{}, err
 	}
+	defer k.release(ctx, user, att)
 	sd.UserID = []byte(user.ID) // validated as this user's assertion from here on
-	return k.finish(ctx, user, sd, parsed, meta)
+	return k.finish(ctx, user, att, sd, parsed, meta)
 }
 
-// finish validates an assertion of user and records its use with a compare-and-set on the sign count.
-func (k *Keys) finish(ctx context.Context, user storage.User, sd webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData, meta Meta) (Assertion, error) {
+// finish validates an assertion of user, the attempt att reserved on the user's second-factor throttle,
+// and records its use with a compare-and-set on the sign count.
+func (k *Keys) finish(ctx context.Context, user storage.User, att *throttle.Attempt, sd webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData, meta Meta) (Assertion, error) {
 	if u, err := k.Store.UserByID(ctx, user.ID); err != nil || u.Disabled || u.TenantID != user.TenantID {
-		return Assertion{}, k.refused(ctx, user, meta, "login", ErrUserDisabled)
+		return Assertion{}, k.refusedLogin(ctx, user, att, meta, ErrUserDisabled)
 	}
 	wu, err := k.user(ctx, user)
 	if err != nil {
@@ -417,57 +423,70 @@ func (k *Keys) finish(ctx context.Context, user storage.User, sd webauthn.Sessio
 		}
 	}
 	if !found {
-		return Assertion{}, k.refused(ctx, user, meta, "login", ErrUnknownKey)
+		return Assertion{}, k.refusedLogin(ctx, user, att, meta, ErrUnknownKey)
 	}
 	cred, err := k.wa.ValidateLogin(wu, sd, parsed)
 	if err != nil {
-		return Assertion{}, k.refused(ctx, user, meta, "login", fmt.Errorf("%w: %w", ErrKeyRefused, err))
+		return Assertion{}, k.refusedLogin(ctx, user, att, meta, fmt.Errorf("%w: %w", ErrKeyRefused, err))
 	}
 	newCount := cred.Authenticator.SignCount
 	if cred.Authenticator.CloneWarning {
 		if !stored.BackupEligible {
 			k.audit(ctx, user, AuditKeyCloneWarning, meta, map[string]any{"credential": stored.ID,
 				"stored_count": stored.SignCount, "count": parsed.Response.AuthenticatorData.Counter})
-			return Assertion{}, k.refused(ctx, user, meta, "login", ErrSignCountBackward)
+			return Assertion{}, k.refusedLogin(ctx, user, att, meta, ErrSignCountBackward)
 		}
 		newCount = stored.SignCount // a synced passkey: counters are not meaningful, keep ours
 	}
 	if err := k.Store.UseCredential(ctx, stored.ID, stored.SignCount, newCount, cred.Flags.BackupState, k.Now()); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return Assertion{}, k.refused(ctx, user, meta, "login", ErrSignCountBackward)
+			return Assertion{}, k.refusedLogin(ctx, user, att, meta, ErrSignCountBackward)
 		}
 		return Assertion{}, err
 	}
 	a := Assertion{User: user, Credential: stored, UserVerified: parsed.Response.AuthenticatorData.Flags.HasUserVerified()}
-	if err := k.limiter().Reset(ctx, otpKey(user)); err != nil {
-		k.Log.ErrorContext(ctx, "reset second-factor throttle", "user", user.ID, "err", err)
+	if err := att.Succeed(ctx); err != nil {
+		k.Log.ErrorContext(ctx, "clear second-factor throttle", "user", user.ID, "err", err)
 	}
 	k.audit(ctx, user, AuditKeyAccepted, meta, map[string]any{"credential": stored.ID, "user_verified": a.UserVerified})
 	return a, nil
 }
 
-// refused audits a refused ceremony of a known user. A refused key answer at sign-in ("login") also
-// counts on the user's second-factor throttle, like a wrong code: it returns the *throttle.LockedError
-// when this failure locked the user out.
+// refused audits a refused ceremony of a known user.
 func (k *Keys) refused(ctx context.Context, user storage.User, meta Meta, ceremony string, err error) error {
 	if user.ID == "" {
 		return err
 	}
 	k.audit(ctx, user, AuditKeyRefused, meta, map[string]any{"ceremony": ceremony, "reason": err.Error()})
-	if ceremony != "login" || errors.Is(err, ErrUserDisabled) {
-		return err
+	return err
+}
+
+// refusedLogin is refused of a key answer at sign-in, whose attempt att then counts as a failure on the
+// user's second-factor throttle, like a wrong code: it returns the *throttle.LockedError when this failure
+// locked the user out. A disabled user's refusal is no guess: its attempt is left to the caller's
+// release.
+func (k *Keys) refusedLogin(ctx context.Context, user storage.User, att *throttle.Attempt, meta Meta, err error) error {
+	if errors.Is(err, ErrUserDisabled) {
+		return k.refused(ctx, user, meta, "login", err)
 	}
-	_, ferr := k.limiter().Fail(ctx, otpKey(user))
+	ferr := att.Fail(ctx)
+	err = k.refused(ctx, user, meta, "login", err)
 	if le, ok := throttle.IsLocked(ferr); ok {
-		if le.Lockout {
-			k.audit(ctx, user, AuditLockout, meta, map[string]any{"factor": FactorHardwareKey, "until": le.Until.UTC().Format(time.RFC3339)})
-		}
+		k.audit(ctx, user, AuditLockout, meta, map[string]any{"factor": FactorHardwareKey, "until": le.Until.UTC().Format(time.RFC3339)})
 		return le
 	}
 	if ferr != nil {
 		return fmt.Errorf("%w (and counting the failure failed: %w)", err, ferr)
 	}
 	return err
+}
+
+// release takes back an attempt that checked no answer (deferred after Begin: after a refusal or a
+// success it does nothing). A failure to do so is logged: the attempt then holds its room for a minute.
+func (k *Keys) release(ctx context.Context, user storage.User, att *throttle.Attempt) {
+	if err := att.Release(ctx); err != nil {
+		k.Log.ErrorContext(ctx, "release second-factor attempt", "user", user.ID, "err", err)
+	}
 }
 
 func (k *Keys) audit(ctx context.Context, user storage.User, action string, meta Meta, detail map[string]any) {
