@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 // PasswordChanger is the user's own password change (*lifecycle.Service).
@@ -61,6 +63,14 @@ func (h *Handler) changePassword(c echo.Context) error {
 	case errors.Is(err, secret.ErrBusy):
 		c.Response().Header().Set("Retry-After", "1")
 		return pageErr(http.StatusServiceUnavailable, "Too many sign-ins at once. Try again in a moment.")
+	case isThrottled(err):
+		le, _ := throttle.IsLocked(err)
+		if le.Busy {
+			c.Response().Header().Set("Retry-After", "1")
+			return pageErr(http.StatusServiceUnavailable, "Your password is being checked already. Try again in a moment.")
+		}
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(le.Until.Sub(h.Now()).Seconds()+0.5))))
+		return pageErr(http.StatusTooManyRequests, "Too many wrong passwords. Try again later.")
 	case err != nil:
 		return err
 	}
@@ -78,3 +88,5 @@ func (h *Handler) passwordSection(c echo.Context, p *templates.AccountPage, pwEr
 		p.PasswordReauthURL = h.passwordReauthURL(c)
 	}
 }
+
+func isThrottled(err error) bool { _, ok := throttle.IsLocked(err); return ok }

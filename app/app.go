@@ -212,7 +212,7 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	}
 	lh := &login.Handler{
 		Store: a.Store, MFA: a.MFA, Templates: tpl, Static: http.FS(static), CSRFKey: csrfKey, Hasher: a.Hasher,
-		Passwords: &throttle.Limiter{Store: a.Store, Policy: cfg.Throttle.PasswordPolicy(), Now: a.Now},
+		Passwords: a.Accounts.Guesses, // one counter per user for the sign-in and the account page
 		Addresses: &throttle.AddressLimiter{Store: a.Store, Policy: cfg.Throttle.AddressPolicy(), Now: a.Now},
 		Callback:  a.Provider.CallbackURL, AuthError: a.Provider.AuthError,
 		VerifyHint: a.Provider.VerifyIDTokenHint,

@@ -1,14 +1,17 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/app/apptest"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 // TestAccountChangesPassword: on /admin/account a user changes their password with the current one,
@@ -80,6 +83,43 @@ func TestAccountChangesPassword(t *testing.T) {
 			"new_password": {"yet another passphrase"}, "new_password_confirm": {"yet another passphrase"}})
 		if q.Status != http.StatusForbidden {
 			t.Errorf("change with a stale sign-in: %d", q.Status)
+		}
+	})
+}
+
+// TestAccountPasswordGuessesAreThrottled: whoever holds a signed-in browser cannot guess the current
+// password on the account page without limit: wrong ones count on the user's sign-in counter, and past
+// the free attempts the form answers 429 (the sign-in is delayed alike) until the delay is over.
+func TestAccountPasswordGuessesAreThrottled(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMailEnv(t, st, false)
+		b := m.env.NewBrowser()
+		p := b.Get(m.env.URL + "/admin/account")
+		p = b.Submit(p, "/login/password", map[string]string{"email": m.user.Email, "password": pw})
+		free := throttle.PasswordPolicy().FreeAttempts
+		change := func(current string) *apptest.Page {
+			return b.Submit(p, "/admin/account/password", map[string]string{"current_password": current,
+				"new_password": newPW, "new_password_confirm": newPW})
+		}
+		for i := 0; i <= free; i++ {
+			if q := change(fmt.Sprintf("guess number %d", i)); !strings.Contains(q.Body, "current password is not right") {
+				t.Fatalf("guess %d: %d, want the wrong-password message", i, q.Status)
+			}
+		}
+		q := change("yet another guess")
+		if q.Status != http.StatusTooManyRequests || q.Header.Get("Retry-After") == "" {
+			t.Fatalf("a guess past the free attempts: %d (Retry-After %q), want 429", q.Status, q.Header.Get("Retry-After"))
+		}
+		if q := change(pw); q.Status != http.StatusTooManyRequests {
+			t.Errorf("the right password during the delay: %d, want 429", q.Status)
+		}
+		other := m.env.NewBrowser()
+		if q := other.Submit(other.Get(m.rp.Start().URL), "/login/password", map[string]string{"email": m.user.Email, "password": pw}); q.Status != http.StatusTooManyRequests {
+			t.Errorf("a sign-in during the delay the guesses caused: %d %s, want 429", q.Status, q.URL)
+		}
+		m.env.Clock.Advance(time.Minute)
+		if q := change(pw); !strings.Contains(q.Body, "Your password is changed") {
+			t.Fatalf("after the delay: %d", q.Status)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/portcullis/portcullis/pwpolicy"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 // wireMail builds the outbox worker (nil when no SMTP server is configured: mail then waits in the
@@ -43,7 +44,8 @@ func (a *App) sendMail(ctx context.Context) {
 // wireAccounts builds the account lifecycle by email (resets, invitations, notifications).
 func (a *App) wireAccounts() {
 	a.Accounts = &lifecycle.Service{Store: a.Store, Hash: a.LinkHash, Hasher: a.Hasher, Passwords: pwpolicy.New(),
-		Issuer: a.Config.Issuer, ResetTTL: a.Config.Mail.Links.ResetTTL.Duration, InviteTTL: a.Config.Mail.Links.InvitationTTL.Duration,
+		Guesses: &throttle.Limiter{Store: a.Store, Policy: a.Config.Throttle.PasswordPolicy(), Now: a.Now},
+		Issuer:  a.Config.Issuer, ResetTTL: a.Config.Mail.Links.ResetTTL.Duration, InviteTTL: a.Config.Mail.Links.InvitationTTL.Duration,
 		Now: a.Now, Log: a.Log}
 	a.MFA.Notify = a.Accounts // security notifications of the second factor
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/pwpolicy"
 	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
+	"github.com/portcullis/portcullis/throttle"
 )
 
 // MaxResetMailsPerHour bounds the reset mails one account receives.
@@ -34,6 +35,9 @@ type Service struct {
 	Hash      *secret.KeyedHash // purpose "links"
 	Hasher    *secret.Hasher    // argon2id for the new password
 	Passwords *pwpolicy.Policy
+	// Guesses counts wrong current passwords at a password change on the user's sign-in counter: a
+	// session's holder cannot guess the password there without limit. nil: not counted (the CLI).
+	Guesses   *throttle.Limiter
 	Issuer    string // links point here: Issuer + "/login/reset?token=..."
 	ResetTTL  time.Duration
 	InviteTTL time.Duration
