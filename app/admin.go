@@ -48,6 +48,9 @@ var (
 // ValidateRedirectURI is the provider's rule for redirect URIs (clientreg.ValidateRedirectURI).
 func ValidateRedirectURI(raw string) error { return clientreg.ValidateRedirectURI(raw) }
 
+// ValidateScope is the provider's rule for a client's extra scopes (clientreg.ValidateScope).
+func ValidateScope(s string) error { return clientreg.ValidateScope(s) }
+
 // NormalizeEmail is how emails are stored and looked up.
 func NormalizeEmail(e string) string { return storage.NormalizeEmail(e) }
 

@@ -293,6 +293,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 			{"response_type=id_token", func(q url.Values) { q.Set("response_type", "id_token") }, 0, "unsupported_response_type", ""},
 			{"response_mode=fragment", func(q url.Values) { q.Set("response_mode", "fragment") }, 0, "invalid_request", ""},
 			{"prompt=none with another prompt", func(q url.Values) { q.Set("prompt", "none login") }, 0, "invalid_request", ""},
+			{"acr_values with a tab inside a value", func(q url.Values) { q.Set("acr_values", "urn:x\tphr") }, 0, "invalid_request", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				q := base()

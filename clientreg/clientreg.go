@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/storage"
 )
@@ -31,8 +34,9 @@ const AdminScope = "portcullis:admin"
 func DefaultGrants() []string { return []string{GrantAuthorizationCode, GrantRefreshToken} }
 
 // ValidateClient checks a client registration: known grants, redirect URIs that are absolute, without
-// fragment, and https except on loopback hosts (native and local apps, RFC 8252), and the combinations
-// that make sense. It reports every problem at once.
+// fragment, and https except on loopback hosts (native and local apps, RFC 8252), scopes that are scope
+// tokens (RFC 6749 §3.3), and the combinations that make sense. No item of a list holds whitespace: the
+// lists are stored with their items joined by spaces. It reports every problem at once.
 func ValidateClient(c storage.Client) error {
 	var errs []error
 	if c.Name == "" || len(c.Name) > 200 {
@@ -71,11 +75,24 @@ func ValidateClient(c storage.Client) error {
 			errs = append(errs, fmt.Errorf("post_logout_redirect_uri %q: %w", u, err))
 		}
 	}
+	for _, s := range c.Scopes {
+		if err := ValidateScope(s); err != nil {
+			errs = append(errs, fmt.Errorf("scope %q: %w", s, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// ValidateRedirectURI accepts absolute https URIs, and http on loopback hosts, without fragment.
+// ValidateRedirectURI accepts absolute https URIs, and http on loopback hosts, without fragment, and
+// without whitespace or control characters: url.Parse lets a space through, and a URI with one would be
+// stored as two URIs ("https://app.example/cb http://evil.example/"), the second never checked.
 func ValidateRedirectURI(raw string) error {
+	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return errors.New("must not contain whitespace or control characters (percent-encode them)")
+	}
+	if !utf8.ValidString(raw) {
+		return errors.New("must be valid UTF-8")
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Host == "":
@@ -91,6 +108,20 @@ func ValidateRedirectURI(raw string) error {
 	default:
 		return errors.New("must use https (http is allowed only on 127.0.0.1, [::1] or localhost)")
 	}
+}
+
+// ValidateScope accepts a scope token (RFC 6749 §3.3): one or more printable ASCII characters other
+// than space, double quote and backslash.
+func ValidateScope(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return errors.New("must be one scope token: printable ASCII without spaces, quotes or backslashes")
+		}
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -24,6 +24,16 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"https://user:pw@app.example.com/cb", false, "credentials"},
 		{"/relative", false, "absolute"},
 		{"", false, "absolute"},
+		{"https://app.example/cb http://evil.example/steal", false, "whitespace"},
+		{"https://app.example/cb\thttps://evil.example/", false, "whitespace"},
+		{"https://app.example/cb\n", false, "whitespace"},
+		{" https://app.example/cb", false, "whitespace"},
+		{"https://app.example/c\u00a0b", false, "whitespace"},
+		{"https://app.example/c\x00b", false, "control"},
+		{"https://app.example/c\x7fb", false, "control"},
+		{"https://app.example/c\xffb", false, "UTF-8"},
+		{"https://app.example/cb?x=a%20b", true, ""},
+		{"https://bücher.example/cb", true, ""},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {
 			err := ValidateRedirectURI(tc.uri)
@@ -51,6 +61,16 @@ func TestValidateClient(t *testing.T) {
 		{"admin console", func(c *storage.Client) { c.Admin = true }, nil}, // the tenant's admins sign in through it
 		{"public admin", func(c *storage.Client) { c.Public, c.Admin = true, true }, []string{"public client", "be an admin client"}},
 		{"bad post-logout", func(c *storage.Client) { c.PostLogoutURIs = []string{"http://evil.example/"} }, []string{"post_logout_redirect_uri"}},
+		{"two redirect URIs in one", func(c *storage.Client) {
+			c.RedirectURIs = []string{"https://app.example/cb http://evil.example/steal"}
+		}, []string{"redirect_uri", "whitespace"}},
+		{"two post-logout URIs in one", func(c *storage.Client) {
+			c.PostLogoutURIs = []string{"https://app.example/\nhttps://evil.example/"}
+		}, []string{"post_logout_redirect_uri", "whitespace"}},
+		{"two grants in one", func(c *storage.Client) { c.Grants = []string{"authorization_code client_credentials"} }, []string{"grant"}},
+		{"two scopes in one", func(c *storage.Client) { c.Scopes = []string{"crm.read portcullis:admin"} }, []string{"scope", "scope token"}},
+		{"empty scope", func(c *storage.Client) { c.Scopes = []string{""} }, []string{"scope", "empty"}},
+		{"scopes", func(c *storage.Client) { c.Scopes = []string{"crm.read", "urn:acme:crm/write"} }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := web
@@ -71,5 +91,27 @@ func TestValidateClient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestValidateScope(t *testing.T) {
+	for _, tc := range []struct {
+		scope string
+		ok    bool
+	}{
+		{"crm.read", true},
+		{"urn:acme:crm/write!#$%&'()*+,-./:;<=>?@[]^_`{|}~", true},
+		{"", false},
+		{"a b", false},
+		{"a\tb", false},
+		{"a\u00a0b", false},
+		{"café", false},
+		{`a"b`, false},
+		{`a\b`, false},
+		{"a\x7f", false},
+	} {
+		if err := ValidateScope(tc.scope); (err == nil) != tc.ok {
+			t.Errorf("ValidateScope(%q) = %v, want ok=%v", tc.scope, err, tc.ok)
+		}
 	}
 }

@@ -23,7 +23,7 @@ type flow struct {
 }
 
 func (h *Handler) base(f *flow, c echo.Context, title string) templates.Base {
-	return templates.Base{Title: title, TenantName: f.tenant.Name, AppName: f.client.Name, CSRFToken: CSRFToken(c)}
+	return templates.Base{Title: title, TenantName: f.tenant.Name, AppName: f.client.Name, CSRFToken: h.signInToken(c, f)}
 }
 
 func (h *Handler) meta(c echo.Context, f *flow) mfa.Meta {
@@ -123,7 +123,7 @@ func (h *Handler) ensureBinding(c echo.Context) error {
 	if _, err := h.rebind(c); err != nil {
 		return err
 	}
-	c.Set(csrfContextKey, h.CSRFKey.Sum(csrfMessage(h.csrfBinding(c))))
+	c.Set(csrfContextKey, h.CSRFKey.Sum(csrfMessage(h.browserBinding(c))))
 	return nil
 }
 

@@ -31,10 +31,16 @@ func (h *Handler) start(c echo.Context) error {
 		return errExpired
 	}
 	// A new binding value at every visit: a login cookie that the browser brought along (perhaps planted
-	// by someone who also holds it) is replaced, and the browser's other sign-ins move with it.
+	// by someone who also holds it) is replaced, and the browser's other sign-ins move with it. A browser
+	// that brought none has no sign-in whose forms its secret protects: it gets a new secret too
+	// (the secret of a browser that brought one stays, so that its other tabs' forms still post).
+	bound := h.loginBinding(c) != ""
 	hash, err := h.rebind(c)
 	if err != nil {
 		return err
+	}
+	if !bound {
+		h.newBrowserSecret(c)
 	}
 	fresh, err := h.Store.BindAuthRequestFresh(ctx, id, hash)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/portcullis/portcullis/secret"
 )
 
 // Cookie names. Under https they get the __Host- prefix (CookieName): such a cookie is Secure, has no
@@ -15,6 +17,7 @@ import (
 const (
 	LoginCookie   = "portcullis_login"   // binds an auth request to the browser that started it
 	SessionCookie = "portcullis_session" // the SSO session
+	BrowserCookie = "portcullis_browser" // binds the sign-in pages' CSRF tokens to the browser (browserSecret)
 )
 
 // CookieName is the name a cookie has on the wire.
@@ -37,11 +40,11 @@ func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 }
 
 // CSRF checks the token of every state-changing form. A token is a MAC of what the form acts on, which
-// the server minted: the SSO session for the account pages, the sign-in (auth request, which must also
-// be bound to this browser's cookie) for the sign-in pages. A token can be neither made up nor planted
-// with a cookie, and one taken from another browser or sign-in is worth nothing. binding returns what
-// this request acts on ("" when nothing); the middleware puts the page's token in the context
-// (CSRFToken reads it).
+// the server minted: the SSO session for the account pages; for the sign-in pages, the sign-in (auth
+// request, which must also be bound to this browser's login cookie) together with this browser's own
+// secret (browserSecret). A token can be neither made up nor planted with a cookie, and one taken from
+// another browser or sign-in is worth nothing. binding returns what this request acts on ("" when
+// nothing); on a page (GET) the middleware puts the page's token in the context (CSRFToken reads it).
 func (h *Handler) CSRF(binding func(c echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -71,21 +74,39 @@ func (h *Handler) SessionBinding(c echo.Context) string {
 	return "session\x00" + ck.Value
 }
 
-// csrfBinding is the CSRF binding of the sign-in pages: the sign-in (auth request) the form continues;
-// the handlers check that it is bound to this browser. It does not change when the browser's binding
-// is renewed at each step, so a sign-in open in two tabs keeps working. The sign-out form (no sign-in)
-// binds to the session, or to the browser's binding.
+// csrfBinding is the CSRF binding of the login UI's forms. An emailed link's page binds to the link
+// (forgot.go). The sign-out pages bind to the session, or to the browser's login binding; never to a
+// sign-in, whatever their query says. Every other page continues the sign-in (auth request) that its
+// authRequestID names, and binds to it and to this browser's secret (signInBinding).
+//
+// A sign-in page's token is not put in the context here: the middleware runs before the handler has
+// checked that the sign-in is bound to this browser, so the page gets its token from base, which only
+// a handler holding the loaded sign-in calls (signInToken). A form's post is checked here, and its
+// handler checks the binding again when it loads the sign-in.
 func (h *Handler) csrfBinding(c echo.Context) string {
 	if l := linkBinding(c); l != "" { // an emailed link's page (forgot.go)
 		return l
+	}
+	if p := c.Request().URL.Path; p == "/login/logout" || p == "/login/logged-out" {
+		return h.browserBinding(c)
 	}
 	id := c.QueryParam("authRequestID")
 	if id == "" && c.Request().Method == http.MethodPost {
 		id = c.FormValue("authRequestID")
 	}
 	if id != "" && len(id) <= 64 {
-		return "signin\x00" + id
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return "" // the page's token comes from base (signInToken)
+		}
+		return signInBinding(id, h.browserSecret(c))
 	}
+	return h.browserBinding(c)
+}
+
+// browserBinding is the binding of a form outside a sign-in (sign-out): the SSO session, or else the
+// browser's login binding.
+func (h *Handler) browserBinding(c echo.Context) string {
 	if s := h.SessionBinding(c); s != "" {
 		return s
 	}
@@ -93,6 +114,54 @@ func (h *Handler) csrfBinding(c echo.Context) string {
 		return "browser\x00" + b
 	}
 	return ""
+}
+
+// signInBinding binds a sign-in form to the sign-in id and to the browser's secret; "" (no token is
+// valid) without a secret.
+func signInBinding(id, browser string) string {
+	if id == "" || browser == "" {
+		return ""
+	}
+	return "signin\x00" + id + "\x00" + browser
+}
+
+// signInToken is the CSRF token of the forms of sign-in f, for this browser. f was loaded for this
+// request, so it is bound to this browser's login cookie: a page never hands out the token of another
+// browser's sign-in, and the token it hands out is bound to this browser's secret besides, so that
+// even a page that did could not help another browser forge this one's forms. A browser without a
+// secret (the first page of its first sign-in, or one that arrived before there were secrets) gets
+// one in this response, and the token is of that secret.
+func (h *Handler) signInToken(c echo.Context, f *flow) string {
+	s := h.browserSecret(c)
+	if s == "" {
+		s = h.newBrowserSecret(c)
+	}
+	return h.CSRFKey.Sum(csrfMessage(signInBinding(f.req.ID, s)))
+}
+
+// browserSecret returns this browser's secret (the browser cookie's value, or the one minted in this
+// response), or "". It binds the CSRF tokens of the sign-in pages to the browser. Unlike the login
+// binding it is not renewed at each step: a form of one sign-in, rendered before a step of another
+// sign-in in another tab renewed the binding, still posts. The server mints it (newBrowserSecret), and
+// mints a new one when a browser starts a sign-in with no sign-in binding at all (start).
+func (h *Handler) browserSecret(c echo.Context) string {
+	if v, ok := c.Get(BrowserCookie).(string); ok {
+		return v
+	}
+	ck, err := c.Cookie(CookieName(BrowserCookie, h.Secure))
+	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
+		return ""
+	}
+	c.Set(BrowserCookie, ck.Value)
+	return ck.Value
+}
+
+// newBrowserSecret gives this browser a new secret, in this response.
+func (h *Handler) newBrowserSecret(c echo.Context) string {
+	v := secret.RandomToken(32)
+	c.SetCookie(h.cookie(BrowserCookie, v, 0))
+	c.Set(BrowserCookie, v)
+	return v
 }
 
 const csrfContextKey = "csrf"

@@ -115,6 +115,9 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		a.MaxAge = &m
 	}
 	if err := s.Store.CreateAuthRequest(ctx, a); err != nil {
+		if errors.Is(err, storage.ErrInvalid) { // a space-delimited parameter with other whitespace inside a value
+			return nil, oidc.ErrInvalidRequest().WithDescription("a space-delimited parameter holds other whitespace inside a value")
+		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return s.view(storage.Grant{Request: a}), nil // no user yet: the tenant's policy does not matter

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -15,9 +16,14 @@ func (s *Store) CreateClient(ctx context.Context, c Client) (Client, error) {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = time.Now()
 	}
+	var ls lists
 	r := clientRow{ID: c.ID, TenantID: c.TenantID, Name: c.Name, SecretHash: c.SecretHash, Public: c.Public,
-		RedirectURIs: join(c.RedirectURIs), PostLogoutURIs: join(c.PostLogoutURIs), Grants: join(c.Grants),
-		Scopes: join(c.Scopes), Admin: c.Admin, IDTokenAlg: c.IDTokenAlg, CreatedAt: utc(c.CreatedAt)}
+		RedirectURIs: ls.join("redirect_uris", c.RedirectURIs), PostLogoutURIs: ls.join("post_logout_redirect_uris", c.PostLogoutURIs),
+		Grants: ls.join("grants", c.Grants), Scopes: ls.join("scopes", c.Scopes), Admin: c.Admin, IDTokenAlg: c.IDTokenAlg,
+		CreatedAt: utc(c.CreatedAt)}
+	if ls.err != nil {
+		return Client{}, fmt.Errorf("create client: %w", ls.err)
+	}
 	if err := s.ctx(ctx).Create(&r).Error; err != nil {
 		return Client{}, translate("create client", err)
 	}

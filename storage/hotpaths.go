@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -202,37 +203,51 @@ const (
  INSERT INTO refresh_tokens (` + refreshTokenColumns + `) SELECT ` + pgRefreshTokenValues + ` FROM live`
 )
 
-func accessTokenArgs(at AccessToken) []any {
-	a := accessTokenToRow(at)
+func accessTokenArgs(at AccessToken) ([]any, error) {
+	a, err := accessTokenToRow(at)
+	if err != nil {
+		return nil, fmt.Errorf("access token: %w", err)
+	}
 	return []any{a.ID, a.GrantID, a.TenantID, a.ClientID, a.Subject, a.Scopes, a.Audience, a.AMR, a.ACR, a.AuthTime, a.CreatedAt, a.ExpiresAt,
-		a.RevokedAt}
+		a.RevokedAt}, nil
 }
 
-func refreshTokenArgs(rt RefreshToken) []any {
-	r := refreshTokenToRow(rt)
+func refreshTokenArgs(rt RefreshToken) ([]any, error) {
+	r, err := refreshTokenToRow(rt)
+	if err != nil {
+		return nil, fmt.Errorf("refresh token: %w", err)
+	}
 	return []any{r.ID, r.TokenHash, r.GrantID, r.TenantID, r.ClientID, r.Subject, r.Scopes, r.Audience, r.AMR, r.ACR, r.AuthTime, r.CreatedAt, r.ExpiresAt,
-		r.UsedAt, r.RevokedAt}
+		r.UsedAt, r.RevokedAt}, nil
 }
 
 // CreateTokens stores an access token and, when rt is not nil, a refresh token, at once.
 func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshToken) error {
-	if s.dialect == DialectPostgres && rt != nil {
-		args := append(accessTokenArgs(at), refreshTokenArgs(*rt)...)
+	atArgs, err := accessTokenArgs(at)
+	if err != nil {
+		return fmt.Errorf("create tokens: %w", err)
+	}
+	if rt == nil { // one row: one statement, no transaction around it
+		_, err := s.exec(ctx, "create tokens", insertAccessTokenSQL, atArgs...)
+		return err
+	}
+	rtArgs, err := refreshTokenArgs(*rt)
+	if err != nil {
+		return fmt.Errorf("create tokens: %w", err)
+	}
+	if s.dialect == DialectPostgres {
+		args := append(atArgs, rtArgs...)
 		return s.translateSQL("create tokens", s.retried(ctx, func() error {
 			_, err := s.execOn(ctx, s.pool(), pgCreateTokensSQL, args...)
 			return err
 		}))
 	}
-	if rt == nil { // one row: one statement, no transaction around it
-		_, err := s.exec(ctx, "create tokens", insertAccessTokenSQL, accessTokenArgs(at)...)
-		return err
-	}
 	s.prepareWrites(ctx, insertAccessTokenSQL, insertRefreshTokenSQL)
 	return s.sqlTx(ctx, "create tokens", func(tx *sql.Tx) error {
-		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
+		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, atArgs...); err != nil {
 			return err
 		}
-		_, err := s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(*rt)...)
+		_, err := s.execOn(ctx, tx, insertRefreshTokenSQL, rtArgs...)
 		return err
 	})
 }
@@ -242,10 +257,20 @@ func (s *Store) CreateTokens(ctx context.Context, at AccessToken, rt *RefreshTok
 // replay of the code that overtook this exchange), or a request that is gone, gets ErrConflict and
 // stores nothing.
 func (s *Store) CreateCodeTokens(ctx context.Context, requestID string, at AccessToken, rt *RefreshToken) error {
+	atArgs, err := accessTokenArgs(at)
+	if err != nil {
+		return fmt.Errorf("create code tokens: %w", err)
+	}
+	var rtArgs []any
+	if rt != nil {
+		if rtArgs, err = refreshTokenArgs(*rt); err != nil {
+			return fmt.Errorf("create code tokens: %w", err)
+		}
+	}
 	if s.dialect == DialectPostgres {
-		q, args := pgCreateCodeAccessTokenSQL, append(accessTokenArgs(at), requestID)
+		q, args := pgCreateCodeAccessTokenSQL, append(atArgs, requestID)
 		if rt != nil {
-			q, args = pgCreateCodeTokensSQL, append(append(accessTokenArgs(at), refreshTokenArgs(*rt)...), requestID)
+			q, args = pgCreateCodeTokensSQL, append(append(atArgs, rtArgs...), requestID)
 		}
 		return s.translateSQL("create code tokens", s.retried(ctx, func() error {
 			res, err := s.execOn(ctx, s.pool(), q, args...)
@@ -255,7 +280,7 @@ func (s *Store) CreateCodeTokens(ctx context.Context, requestID string, at Acces
 			return spentOne(res)
 		}))
 	}
-	args := append(accessTokenArgs(at), requestID)
+	args := append(atArgs, requestID)
 	if rt == nil { // one row: one statement, no transaction around it
 		res, err := s.exec(ctx, "create code tokens", insertCodeAccessTokenSQL, args...)
 		if err != nil {
@@ -272,7 +297,7 @@ func (s *Store) CreateCodeTokens(ctx context.Context, requestID string, at Acces
 		if err != nil {
 			return err
 		}
-		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(*rt)...)
+		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, rtArgs...)
 		return err
 	})
 }
@@ -281,8 +306,16 @@ func (s *Store) CreateCodeTokens(ctx context.Context, requestID string, at Acces
 // stores its successor and the new access token, at once. A token that was already used or revoked
 // gets ErrConflict: the caller treats that as theft and revokes the family.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, at AccessToken, rt RefreshToken) error {
+	atArgs, err := accessTokenArgs(at)
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
+	rtArgs, err := refreshTokenArgs(rt)
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", err)
+	}
 	if s.dialect == DialectPostgres {
-		args := append(append(accessTokenArgs(at), refreshTokenArgs(rt)...), utc(now), oldHash)
+		args := append(append(atArgs, rtArgs...), utc(now), oldHash)
 		return s.translateSQL("rotate refresh token", s.retried(ctx, func() error {
 			res, err := s.execOn(ctx, s.pool(), pgRotateSQL, args...)
 			if err != nil {
@@ -300,10 +333,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		if err != nil {
 			return err
 		}
-		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, accessTokenArgs(at)...); err != nil {
+		if _, err := s.execOn(ctx, tx, insertAccessTokenSQL, atArgs...); err != nil {
 			return err
 		}
-		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, refreshTokenArgs(rt)...)
+		_, err = s.execOn(ctx, tx, insertRefreshTokenSQL, rtArgs...)
 		return err
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // gorm rows: unexported, converted at the boundary (STYLE rule 12).
@@ -232,7 +234,28 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func join(l []string) string { return strings.Join(l, " ") }
+// join stores a list in one column, its items separated by spaces; split reads it back. An item that
+// holds whitespace would come back as several items (a redirect URI "https://app/cb http://evil/" as
+// two, the second never validated), so join refuses it with ErrInvalid, whatever path the list came by.
+func join(l []string) (string, error) {
+	for _, v := range l {
+		if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+			return "", fmt.Errorf("%w: list item %q holds whitespace", ErrInvalid, v)
+		}
+	}
+	return strings.Join(l, " "), nil
+}
+
+// lists joins the lists of one record (join) and keeps the first refusal, named by its field.
+type lists struct{ err error }
+
+func (ls *lists) join(field string, l []string) string {
+	s, err := join(l)
+	if err != nil && ls.err == nil {
+		ls.err = fmt.Errorf("%s: %w", field, err)
+	}
+	return s
+}
 
 func split(s string) []string {
 	if s == "" {
@@ -282,19 +305,20 @@ func clientFromRow(r clientRow) Client {
 		Scopes: split(r.Scopes), Admin: r.Admin, IDTokenAlg: r.IDTokenAlg, CreatedAt: utc(r.CreatedAt)}
 }
 
-func authRequestToRow(a AuthRequest) authRequestRow {
+func authRequestToRow(a AuthRequest) (authRequestRow, error) {
+	var ls lists
 	r := authRequestRow{ID: a.ID, TenantID: a.TenantID, ClientID: a.ClientID, RedirectURI: a.RedirectURI, State: a.State,
-		Nonce: a.Nonce, Scopes: join(a.Scopes), ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
-		CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Prompt: join(a.Prompt), MaxAge: a.MaxAge,
-		LoginHint: a.LoginHint, ACRValues: join(a.ACRValues), UILocales: join(a.UILocales), RequireMFA: a.RequireMFA,
-		HintSubject: a.HintSubject, CreatedAt: utc(a.CreatedAt), ExpiresAt: utc(a.ExpiresAt), BrowserHash: a.BrowserHash, UserID: a.UserID,
-		Factors: join(a.Factors), AuthTime: optTime(a.AuthTime), CodeExpiresAt: optTime(a.CodeExpiresAt),
-		CodeUsedAt: utcPtr(a.CodeUsedAt), ConsumedAt: utcPtr(a.ConsumedAt)}
+		Nonce: a.Nonce, Scopes: ls.join("scopes", a.Scopes), ResponseType: a.ResponseType, ResponseMode: a.ResponseMode,
+		CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Prompt: ls.join("prompt", a.Prompt), MaxAge: a.MaxAge,
+		LoginHint: a.LoginHint, ACRValues: ls.join("acr_values", a.ACRValues), UILocales: ls.join("ui_locales", a.UILocales),
+		RequireMFA: a.RequireMFA, HintSubject: a.HintSubject, CreatedAt: utc(a.CreatedAt), ExpiresAt: utc(a.ExpiresAt),
+		BrowserHash: a.BrowserHash, UserID: a.UserID, Factors: ls.join("factors", a.Factors), AuthTime: optTime(a.AuthTime),
+		CodeExpiresAt: optTime(a.CodeExpiresAt), CodeUsedAt: utcPtr(a.CodeUsedAt), ConsumedAt: utcPtr(a.ConsumedAt)}
 	if a.CodeHash != "" {
 		h := a.CodeHash
 		r.CodeHash = &h
 	}
-	return r
+	return r, ls.err
 }
 
 func authRequestFromRow(r authRequestRow) AuthRequest {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 )
 
@@ -264,8 +265,11 @@ const (
 
 // CreateAuthRequest stores a new auth request.
 func (s *Store) CreateAuthRequest(ctx context.Context, a AuthRequest) error {
-	r := authRequestToRow(a)
-	_, err := s.exec(ctx, "create auth request", insertAuthRequestSQL, r.ID, r.TenantID, r.ClientID, r.RedirectURI, r.State,
+	r, err := authRequestToRow(a)
+	if err != nil {
+		return fmt.Errorf("create auth request: %w", err)
+	}
+	_, err = s.exec(ctx, "create auth request", insertAuthRequestSQL, r.ID, r.TenantID, r.ClientID, r.RedirectURI, r.State,
 		r.Nonce, r.Scopes, r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod, r.Prompt, r.MaxAge, r.LoginHint,
 		r.ACRValues, r.UILocales, r.RequireMFA, r.HintSubject, r.CreatedAt, r.ExpiresAt, r.BrowserHash, r.UserID, r.Factors,
 		r.AuthTime, r.CodeHash, r.CodeExpiresAt, r.CodeUsedAt, r.ConsumedAt)
@@ -287,8 +291,12 @@ func (s *Store) RebindBrowser(ctx context.Context, oldHash, newHash string) erro
 // state the caller read (prev): the same browser, the same or no user, the same factors, and no code
 // issued yet. Anything else is ErrConflict, so a stale or parallel step can never add a factor.
 func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time) error {
-	return s.execOne(ctx, "record login", recordLoginSQL, userID, join(factors), utc(authTime),
-		prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors))
+	var ls lists
+	next, was := ls.join("factors", factors), ls.join("factors", prev.Factors)
+	if ls.err != nil {
+		return fmt.Errorf("record login: %w", ls.err)
+	}
+	return s.execOne(ctx, "record login", recordLoginSQL, userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was)
 }
 
 // RebindAndRecordLogin is RebindBrowser from prev.BrowserHash (the binding the browser holds) to newHash
@@ -299,8 +307,13 @@ func (s *Store) RebindAndRecordLogin(ctx context.Context, prev AuthRequest, newH
 	if prev.BrowserHash == "" || newHash == "" {
 		return translate("record login", ErrConflict)
 	}
+	var ls lists
+	next, was := ls.join("factors", factors), ls.join("factors", prev.Factors)
+	if ls.err != nil {
+		return fmt.Errorf("record login: %w", ls.err)
+	}
 	moveArgs := []any{newHash, prev.BrowserHash, prev.ID}
-	recordArgs := []any{newHash, userID, join(factors), utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, join(prev.Factors)}
+	recordArgs := []any{newHash, userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was}
 	if s.dialect == DialectPostgres {
 		return s.execOne(ctx, "record login", pgRebindAndRecordLoginSQL, append(moveArgs, recordArgs...)...)
 	}
@@ -342,7 +355,11 @@ func (s *Store) CreateSession(ctx context.Context, ss Session) error {
 	if ss.CreatedAt.IsZero() {
 		ss.CreatedAt = time.Now()
 	}
-	_, err := s.exec(ctx, "create session", insertSessionSQL, ss.ID, ss.TenantID, ss.UserID, join(ss.Factors), utc(ss.AuthTime),
+	factors, err := join(ss.Factors)
+	if err != nil {
+		return fmt.Errorf("create session: factors: %w", err)
+	}
+	_, err = s.exec(ctx, "create session", insertSessionSQL, ss.ID, ss.TenantID, ss.UserID, factors, utc(ss.AuthTime),
 		utc(ss.CreatedAt), utc(ss.ExpiresAt))
 	return err
 }

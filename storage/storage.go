@@ -20,6 +20,9 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrConflict means a compare-and-set lost: the row was changed (or consumed) by someone else.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid means a value cannot be stored as given: a list item that holds whitespace, which the
+	// list's column (items joined by spaces) would give back as several items.
+	ErrInvalid = errors.New("invalid value")
 )
 
 // Roles of a user in its tenant.

@@ -8,23 +8,27 @@ import (
 	"gorm.io/gorm"
 )
 
-func accessTokenToRow(t AccessToken) accessTokenRow {
+func accessTokenToRow(t AccessToken) (accessTokenRow, error) {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	return accessTokenRow{ID: t.ID, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID, Subject: t.Subject,
-		Scopes: join(t.Scopes), Audience: join(t.Audience), AMR: join(t.AMR), ACR: t.ACR, AuthTime: optTime(t.AuthTime),
-		CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), RevokedAt: utcPtr(t.RevokedAt)}
+	var ls lists
+	r := accessTokenRow{ID: t.ID, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID, Subject: t.Subject,
+		Scopes: ls.join("scopes", t.Scopes), Audience: ls.join("audience", t.Audience), AMR: ls.join("amr", t.AMR), ACR: t.ACR,
+		AuthTime: optTime(t.AuthTime), CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), RevokedAt: utcPtr(t.RevokedAt)}
+	return r, ls.err
 }
 
-func refreshTokenToRow(t RefreshToken) refreshTokenRow {
+func refreshTokenToRow(t RefreshToken) (refreshTokenRow, error) {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now()
 	}
-	return refreshTokenRow{ID: t.ID, TokenHash: t.TokenHash, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID,
-		Subject: t.Subject, Scopes: join(t.Scopes), Audience: join(t.Audience), AMR: join(t.AMR), ACR: t.ACR,
-		AuthTime: optTime(t.AuthTime), CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), UsedAt: utcPtr(t.UsedAt),
+	var ls lists
+	r := refreshTokenRow{ID: t.ID, TokenHash: t.TokenHash, GrantID: t.GrantID, TenantID: t.TenantID, ClientID: t.ClientID,
+		Subject: t.Subject, Scopes: ls.join("scopes", t.Scopes), Audience: ls.join("audience", t.Audience), AMR: ls.join("amr", t.AMR),
+		ACR: t.ACR, AuthTime: optTime(t.AuthTime), CreatedAt: utc(t.CreatedAt), ExpiresAt: utc(t.ExpiresAt), UsedAt: utcPtr(t.UsedAt),
 		RevokedAt: utcPtr(t.RevokedAt)}
+	return r, ls.err
 }
 
 // AccessTokenByID returns the access token record.

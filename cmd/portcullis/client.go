@@ -106,8 +106,8 @@ func (s *clientSpec) validate() error {
 		}
 	}
 	for _, sc := range s.scopes {
-		if sc == "" || strings.ContainsAny(sc, " \t\r\n\"\\") {
-			return fmt.Errorf("--scope %q must be one non-empty scope token without spaces, quotes or backslashes", sc)
+		if err := app.ValidateScope(sc); err != nil {
+			return fmt.Errorf("--scope %q: %w", sc, err)
 		}
 	}
 	if s.public && credentials {

@@ -23,6 +23,7 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"Clients", testClients},
+		{"ListItemsWithWhitespace", testListItemsWithWhitespace},
 		{"Sessions", testSessions},
 		{"NotFound", testNotFound},
 		{"AuthRequestRoundTrip", testAuthRequestRoundTrip},
