@@ -389,12 +389,14 @@ func TestRefreshTokenOfAnotherClient(t *testing.T) {
 	})
 }
 
-// Parallel redemptions of one code, and of one refresh token, over HTTP: exactly one succeeds.
+// Parallel redemptions of one code, and of one refresh token, over HTTP: at most one gets tokens, and
+// since the others are replays of what it redeemed (RFC 6749 §4.1.2, §10.4), what it got is revoked or
+// refused too: whichever order they land in on the database, no token of the grant stays usable.
 func TestParallelRedemption(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st, "openid", "offline_access")
 		const n = 8
-		race := func(form url.Values) (wins int, statuses []int) {
+		race := func(form url.Values) (won []map[string]any, statuses []int) {
 			results := make([]response, n)
 			errs := make([]error, n)
 			start := make(chan struct{})
@@ -414,22 +416,42 @@ func TestParallelRedemption(t *testing.T) {
 				statuses = append(statuses, r.Status)
 				switch {
 				case r.Status == http.StatusOK:
-					wins++
+					won = append(won, r.JSON(t))
 				case r.Status != http.StatusBadRequest || r.OAuthError() != "invalid_grant":
 					t.Errorf("loser got %d %s, want 400 invalid_grant", r.Status, r.Body)
 				}
 			}
-			return wins, statuses
+			return won, statuses
+		}
+		// wantDead: the tokens a winner got do not outlive the replays that raced it.
+		wantDead := func(what string, won []map[string]any) {
+			t.Helper()
+			for _, m := range won {
+				access, _ := m["access_token"].(string)
+				if r := userinfo(t, o.env, access); r.Status != http.StatusUnauthorized {
+					t.Errorf("%s: the winner's access token still works after the replays: %d", what, r.Status)
+				}
+				refresh, _ := m["refresh_token"].(string)
+				r := postForm(t, o.env.URL, tokenPath, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}},
+					o.client.ID, o.secret)
+				if r.Status != http.StatusBadRequest || r.OAuthError() != "invalid_grant" {
+					t.Errorf("%s: the winner's refresh token after the replays: %d %s", what, r.Status, r.Body)
+				}
+			}
 		}
 		a, code := o.rp.SignIn(o.env.NewBrowser(), o.user.Email, pw)
-		if wins, st := race(url.Values{"grant_type": {"authorization_code"}, "code": {code},
-			"redirect_uri": {o.client.RedirectURIs[0]}, "code_verifier": {a.Verifier}}); wins != 1 {
-			t.Fatalf("%d parallel code exchanges succeeded (%v), want 1", wins, st)
+		won, sts := race(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {o.client.RedirectURIs[0]}, "code_verifier": {a.Verifier}})
+		if len(won) > 1 {
+			t.Fatalf("%d parallel code exchanges succeeded (%v), want at most 1", len(won), sts)
 		}
+		wantDead("code", won)
 		_, tok := o.signIn(t, o.rp, o.env.NewBrowser())
-		if wins, st := race(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); wins != 1 {
-			t.Fatalf("%d parallel refreshes succeeded (%v), want 1", wins, st)
+		won, sts = race(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		if len(won) != 1 {
+			t.Fatalf("%d parallel refreshes succeeded (%v), want 1 (one compare-and-set wins)", len(won), sts)
 		}
+		wantDead("refresh", won)
 	})
 }
 
