@@ -86,7 +86,7 @@ func (h *Handler) resetPage(c echo.Context) error {
 }
 
 func (h *Handler) resetData(c echo.Context, t storage.Tenant, u storage.User, token, msg string) templates.NewPasswordPage {
-	return templates.NewPasswordPage{Base: templates.Base{Title: "Choose a new password", TenantName: t.Name, CSRFToken: CSRFToken(c)},
+	return templates.NewPasswordPage{Base: templates.Base{Title: "Choose a new password", TenantName: t.Name, CSRFToken: h.linkCSRFToken(c, token)},
 		Heading: "Choose a new password", Submit: "Set the new password", Action: "/login/reset", Token: token, Email: u.Email, Error: msg}
 }
 
@@ -126,9 +126,9 @@ func (h *Handler) linkError(c echo.Context, err error) error {
 	return err
 }
 
-// linkBinding is the CSRF binding of the pages an emailed link opens: the link's token, which only
-// the mail's reader has (the page may open in a browser with no sign-in or session at all).
-func linkBinding(c echo.Context) string {
+// linkPageToken is the link token of a request to a page an emailed link opens (its query, or the
+// form's field on a post), or "" for any other page.
+func linkPageToken(c echo.Context) string {
 	p := c.Request().URL.Path
 	if p != "/login/reset" && p != "/login/invite" {
 		return ""
@@ -137,8 +137,31 @@ func linkBinding(c echo.Context) string {
 	if t == "" && c.Request().Method == http.MethodPost {
 		t = c.FormValue("token")
 	}
-	if t == "" || len(t) > 128 {
+	if len(t) > 128 {
 		return ""
 	}
-	return "link\x00" + t
+	return t
+}
+
+// linkBinding is the CSRF binding of the forms of an emailed link's page: the link's token, which only
+// the mail's reader has (the page may open in a browser with no sign-in or session at all), and this
+// browser's secret; "" (no token is valid) without either. The link alone is not enough: whoever holds
+// a link (their own invitation) could read its form's token in their browser and have another browser
+// post it, which would sign that browser in as them (login CSRF).
+func linkBinding(token, browser string) string {
+	if token == "" || browser == "" {
+		return ""
+	}
+	return "link\x00" + token + "\x00" + browser
+}
+
+// linkCSRFToken is the CSRF token of the form of link token's page, for this browser. A browser
+// without a secret (a link opened in a browser that never signed in here) gets one in this response,
+// and the token is of that secret.
+func (h *Handler) linkCSRFToken(c echo.Context, token string) string {
+	s := h.browserSecret(c)
+	if s == "" {
+		s = h.newBrowserSecret(c)
+	}
+	return h.CSRFKey.Sum(csrfMessage(linkBinding(token, s)))
 }

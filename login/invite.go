@@ -37,7 +37,7 @@ func (h *Handler) invitePage(c echo.Context) error {
 }
 
 func (h *Handler) inviteData(c echo.Context, t storage.Tenant, u storage.User, token, msg string) templates.NewPasswordPage {
-	return templates.NewPasswordPage{Base: templates.Base{Title: "Welcome", TenantName: t.Name, CSRFToken: CSRFToken(c)},
+	return templates.NewPasswordPage{Base: templates.Base{Title: "Welcome", TenantName: t.Name, CSRFToken: h.linkCSRFToken(c, token)},
 		Heading: "Welcome to " + t.Name + ": choose your password", Submit: "Set my password", Action: "/login/invite",
 		Token: token, Email: u.Email, Error: msg}
 }

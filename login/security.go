@@ -42,8 +42,9 @@ func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 // CSRF checks the token of every state-changing form. A token is a MAC of what the form acts on, which
 // the server minted: the SSO session for the account pages; for the sign-in pages, the sign-in (auth
 // request, which must also be bound to this browser's login cookie) together with this browser's own
-// secret (browserSecret). A token can be neither made up nor planted with a cookie, and one taken from
-// another browser or sign-in is worth nothing. binding returns what this request acts on ("" when
+// secret (browserSecret); for the pages of an emailed link, the link together with that secret. A
+// token can be neither made up nor planted with a cookie, and one taken from another browser, sign-in
+// or link is worth nothing. binding returns what this request acts on ("" when
 // nothing); on a page (GET) the middleware puts the page's token in the context (CSRFToken reads it).
 func (h *Handler) CSRF(binding func(c echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -75,17 +76,23 @@ func (h *Handler) SessionBinding(c echo.Context) string {
 }
 
 // csrfBinding is the CSRF binding of the login UI's forms. An emailed link's page binds to the link
-// (forgot.go). The sign-out pages bind to the session, or to the browser's login binding; never to a
-// sign-in, whatever their query says. Every other page continues the sign-in (auth request) that its
-// authRequestID names, and binds to it and to this browser's secret (signInBinding).
+// and to this browser's secret (linkBinding, forgot.go). The sign-out pages bind to the session, or to
+// the browser's login binding; never to a sign-in, whatever their query says. Every other page
+// continues the sign-in (auth request) that its authRequestID names, and binds to it and to this
+// browser's secret (signInBinding).
 //
 // A sign-in page's token is not put in the context here: the middleware runs before the handler has
 // checked that the sign-in is bound to this browser, so the page gets its token from base, which only
 // a handler holding the loaded sign-in calls (signInToken). A form's post is checked here, and its
-// handler checks the binding again when it loads the sign-in.
+// handler checks the binding again when it loads the sign-in. Likewise a link page gets its token from
+// its handler, once the link is found valid (linkCSRFToken), and its post is checked here.
 func (h *Handler) csrfBinding(c echo.Context) string {
-	if l := linkBinding(c); l != "" { // an emailed link's page (forgot.go)
-		return l
+	if t := linkPageToken(c); t != "" { // an emailed link's page (forgot.go)
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return "" // the page's token comes from its handler (linkCSRFToken)
+		}
+		return linkBinding(t, h.browserSecret(c))
 	}
 	if p := c.Request().URL.Path; p == "/login/logout" || p == "/login/logged-out" {
 		return h.browserBinding(c)
