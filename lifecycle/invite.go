@@ -86,6 +86,9 @@ func (s *Service) invitation(ctx context.Context, tenantID, id string) (storage.
 var ErrAccepted = errors.New("the invitation was accepted")
 
 // ResendInvitation revokes the invitation's link and sends a new one (a new id), in one transaction.
+// The transaction locks the user's row first (LockUser): parallel resends run one after another, each
+// revoking the link of the one before (one open link remains), and a resend that finds the invitation
+// accepted meanwhile sends nothing (ErrAccepted).
 func (s *Service) ResendInvitation(ctx context.Context, tenant storage.Tenant, id string, by Actor) (Invitation, error) {
 	_, u, err := s.invitation(ctx, tenant.ID, id)
 	if err != nil {
@@ -96,6 +99,13 @@ func (s *Service) ResendInvitation(ctx context.Context, tenant storage.Tenant, i
 	}
 	inv := Invitation{User: u}
 	err = s.Store.InTx(ctx, func(tx *storage.Store) error {
+		locked, err := tx.LockUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if locked.PasswordHash != "" {
+			return ErrAccepted
+		}
 		if err := tx.RevokeLinks(ctx, u.ID, storage.LinkInvitation, s.Now()); err != nil {
 			return err
 		}

@@ -35,16 +35,24 @@ func (s *Service) SendReset(ctx context.Context, tenant storage.Tenant, u storag
 	return s.sendReset(ctx, tenant, u, by, "user.password_reset_sent")
 }
 
+// sendReset writes a reset link for u, its mail and the audit event action in one transaction, unless
+// u got MaxResetMailsPerHour reset mails in the last hour. The transaction locks u's row first
+// (LockUser), so one user's requests run one after another and each counts the mails of the ones
+// before it: parallel requests cannot together pass the cap (counted outside the transaction, 20 at
+// once queued twice the cap).
 func (s *Service) sendReset(ctx context.Context, tenant storage.Tenant, u storage.User, by Actor, action string) error {
-	n, err := s.Store.CountMail(ctx, u.ID, mail.KindPasswordReset, s.Now().Add(-time.Hour))
-	if err != nil {
-		return err
-	}
-	if n >= MaxResetMailsPerHour {
-		s.Log.WarnContext(ctx, "reset mail limit reached", "user", u.ID)
-		return nil
-	}
 	return s.Store.InTx(ctx, func(tx *storage.Store) error {
+		if _, err := tx.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
+		n, err := tx.CountMail(ctx, u.ID, mail.KindPasswordReset, s.Now().Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= MaxResetMailsPerHour {
+			s.Log.WarnContext(ctx, "reset mail limit reached", "user", u.ID)
+			return nil
+		}
 		token, err := s.newLink(ctx, tx, storage.LinkReset, u, by.ID, s.ResetTTL)
 		if err != nil {
 			return err

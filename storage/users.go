@@ -82,6 +82,20 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) er
 	return out, err
 }
 
+// LockUser locks the user's row until the transaction of a Store bound to one (InTx) ends, and returns
+// the user as read under the lock: SELECT ... FOR UPDATE on PostgreSQL (SQLite's one writer runs
+// transactions one at a time anyway). Changes of one user that must each see what the others wrote,
+// such as a capped mail (count, then write), take it first: they then run one after another, and every
+// statement after the lock sees the previous one's commit (READ COMMITTED gives each statement a new
+// snapshot). A missing user is ErrNotFound.
+func (s *Store) LockUser(ctx context.Context, id string) (User, error) {
+	var r userRow
+	if err := s.ctx(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
+		return User{}, translate("lock user", err)
+	}
+	return userFromRow(r), nil
+}
+
 // CountActiveAdmins counts the tenant's admins that are not disabled.
 func (s *Store) CountActiveAdmins(ctx context.Context, tenantID string) (int64, error) {
 	var n int64

@@ -30,6 +30,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"RevokeGrantAndCodeTokens", testConcurrentRevokeGrantAndCodeTokens},
 		{"UpdateUser", testConcurrentUpdateUser},
 		{"RevokeUserTokensAndWrites", testConcurrentRevokeUserTokensAndWrites},
+		{"LockUserCappedMail", testConcurrentLockUserCappedMail},
 	})
 }
 
@@ -255,4 +256,43 @@ func testConcurrentSaveAuthCode(t *testing.T, st *storage.Store) {
 	if got.CodeHash != hashes[winner] {
 		t.Errorf("CodeHash = %q, want the winner's %q", got.CodeHash, hashes[winner])
 	}
+}
+
+// testConcurrentLockUserCappedMail: transactions that lock the user's row (LockUser), then count the
+// user's mails and write one below a cap, run one after another: however many race, exactly the cap
+// is written. An unknown user is ErrNotFound.
+func testConcurrentLockUserCappedMail(t *testing.T, st *storage.Store) {
+	ctx := t.Context()
+	w := newWorld(t, st)
+	const capped = 3
+	at := now()
+	errs := race(func(i int) error {
+		return st.InTx(ctx, func(tx *storage.Store) error {
+			if _, err := tx.LockUser(ctx, w.user.ID); err != nil {
+				return err
+			}
+			n, err := tx.CountMail(ctx, w.user.ID, "capped", at.Add(-time.Hour))
+			if err != nil || n >= capped {
+				return err
+			}
+			_, err = tx.EnqueueMail(ctx, storage.OutboxMail{TenantID: w.tenant.ID, UserID: w.user.ID, Kind: "capped",
+				To: w.user.Email, Subject: "s", CreatedAt: at})
+			return err
+		})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("racer %d: %v", i, err)
+		}
+	}
+	if n, err := st.CountMail(ctx, w.user.ID, "capped", at.Add(-time.Hour)); err != nil || n != capped {
+		t.Errorf("%d mails written by %d racers under a cap of %d (%v)", n, racers, capped, err)
+	}
+	u, err := st.LockUser(ctx, w.user.ID)
+	wantErr(t, "LockUser outside a transaction", err, nil)
+	if u.ID != w.user.ID || u.Email != w.user.Email {
+		t.Errorf("LockUser read %+v, want %+v", u, w.user)
+	}
+	_, err = st.LockUser(ctx, "nobody")
+	wantErr(t, "LockUser unknown", err, storage.ErrNotFound)
 }
