@@ -78,7 +78,19 @@ func (s *Service) lookup(ctx context.Context, purpose, token string) (storage.Em
 	} else if err != nil {
 		return zl, zu, zt, err
 	}
-	if l.UsedAt != nil || l.RevokedAt != nil || !s.Now().Before(l.ExpiresAt) {
+	live := l.UsedAt == nil && l.RevokedAt == nil && s.Now().Before(l.ExpiresAt)
+	if purpose == storage.LinkReset && (!live || selfService(l.CreatedBy)) {
+		// A link the user asked for is refused while their self-service reset is held (reset.go); so
+		// is a dead link then, since a new one would not come by "forgot password" either.
+		held, err := s.resetHeld(ctx, s.Store, l.UserID)
+		if err != nil {
+			return zl, zu, zt, err
+		}
+		if held {
+			return zl, zu, zt, fmt.Errorf("%w (%w): link %s of user %s, created by %q", ErrResetHeld, ErrLinkInvalid, l.ID, l.UserID, l.CreatedBy)
+		}
+	}
+	if !live {
 		return zl, zu, zt, fmt.Errorf("%w: used %v, revoked %v, expires %v", ErrLinkInvalid, l.UsedAt != nil, l.RevokedAt != nil, l.ExpiresAt)
 	}
 	u, err := s.Store.UserByID(ctx, l.UserID)

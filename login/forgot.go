@@ -27,8 +27,12 @@ type Accounts interface {
 // address has an account (the outbox write happens only for one that has).
 const forgotMinDuration = 400 * time.Millisecond
 
-var errLinkInvalid = &PageError{Status: http.StatusGone, Heading: "This link is no longer valid",
-	Message: "Links in our emails work once and for a limited time. Ask for a new one from the sign-in page."}
+var (
+	errLinkInvalid = &PageError{Status: http.StatusGone, Heading: "This link is no longer valid",
+		Message: "Links in our emails work once and for a limited time. Ask for a new one from the sign-in page."}
+	errResetHeld = &PageError{Status: http.StatusForbidden, Heading: "Ask your administrator to reset your password",
+		Message: "Your two-factor authentication was reset and is not set up again yet. Until it is, only your administrator can reset your password: ask them to send you a reset email."}
+)
 
 // forgotPage is "Forgot password?" of a sign-in: the email form.
 func (h *Handler) forgotPage(c echo.Context) error {
@@ -119,6 +123,10 @@ func (h *Handler) reset(c echo.Context) error {
 }
 
 func (h *Handler) linkError(c echo.Context, err error) error {
+	if errors.Is(err, lifecycle.ErrResetHeld) {
+		h.Log.InfoContext(c.Request().Context(), "emailed link refused", "err", err)
+		return errResetHeld
+	}
 	if errors.Is(err, lifecycle.ErrLinkInvalid) {
 		h.Log.InfoContext(c.Request().Context(), "emailed link refused", "err", err)
 		return errLinkInvalid

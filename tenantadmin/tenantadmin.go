@@ -90,6 +90,8 @@ type Tx interface {
 	UpdateUser(ctx context.Context, id string, update func(*storage.User) error) (storage.User, error)
 	UserByID(ctx context.Context, id string) (storage.User, error)
 	LockTenant(ctx context.Context, tenantID string) error
+	LockUser(ctx context.Context, id string) (storage.User, error)
+	RevokeLinks(ctx context.Context, userID, purpose string, now time.Time) error
 	CountActiveAdmins(ctx context.Context, tenantID string) (int64, error)
 	RevokeUserTokens(ctx context.Context, subject string, now time.Time) error
 	ResetMFA(ctx context.Context, userID string, code *storage.EnrolmentCode, ev storage.AuditEvent) error

@@ -259,7 +259,11 @@ type Reset struct {
 
 // ResetMFA removes the user's authenticator and recovery codes, ends their sessions and revokes their
 // tokens, and leaves a one-time enrolment code that their next enrolment needs (no trust on first use
-// after a reset). The reset, the revocation and the audit event are one transaction.
+// after a reset). It also revokes the user's open password-reset links: while the code is outstanding
+// the user's self-service reset is held (lifecycle.ErrResetHeld), since the reset's mail carries the
+// code and the mailbox alone must not be enough to take the account. The reset, the revocations and
+// the audit event are one transaction, which locks the user's row first (as a reset request does), so
+// a reset request and an MFA reset of one user run one after the other.
 func (s *Service) ResetMFA(ctx context.Context, a Actor, u storage.User) (Reset, error) {
 	m, err := s.Member(ctx, u)
 	if err != nil {
@@ -280,12 +284,18 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, u storage.User) (Reset,
 		}
 	}
 	err = s.Store.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		ev := s.event(a, u.TenantID, AuditMFAReset, u.ID, map[string]any{"email": u.Email,
 			"enrolment_code_expires_at": rec.ExpiresAt.UTC().Format(time.RFC3339)})
 		if err := tx.ResetMFA(ctx, u.ID, &rec, ev); err != nil {
 			return err
 		}
 		if err := tx.RevokeUserTokens(ctx, u.ID, s.Now()); err != nil {
+			return err
+		}
+		if err := tx.RevokeLinks(ctx, u.ID, storage.LinkReset, s.Now()); err != nil {
 			return err
 		}
 		return s.notifyReset(ctx, tx, a, t, u, code, rec.ExpiresAt, admins) // notify.go
