@@ -255,11 +255,14 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.Handle("/api/", e)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
-	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
-	mux.Handle("/authorize", lh.AuthorizeErrors(provider))
-	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
-	mux.Handle("/end_session", lh.EndSession(provider))
-	mux.Handle("/", provider)
+	// The provider's bodies are limited to 64 KiB, also where the login UI's guards read the request
+	// first (end_session parses the form): the limit is outside them.
+	limit := func(h http.Handler) http.Handler { return http.MaxBytesHandler(h, 64<<10) }
+	provider := a.Provider.Handler
+	mux.Handle("/authorize", limit(lh.AuthorizeErrors(provider)))
+	mux.Handle("/authorize/callback", limit(lh.CallbackGuard(provider)))
+	mux.Handle("/end_session", limit(lh.EndSession(provider)))
+	mux.Handle("/", limit(provider))
 	a.Handler = telemetry.Middleware(a.Log, a.Metrics, mux)
 	return nil
 }
