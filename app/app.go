@@ -256,12 +256,14 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
 	// The provider's bodies are limited to 64 KiB, also where the login UI's guards read the request
-	// first (end_session parses the form): the limit is outside them.
+	// first (end_session parses the form): the limit is outside them. Where a guard reads the request,
+	// the provider's parameter rules (a form that parses, single-valued parameters once) come before
+	// it, so that the guard and the library read the same request.
 	limit := func(h http.Handler) http.Handler { return http.MaxBytesHandler(h, 64<<10) }
 	provider := a.Provider.Handler
 	mux.Handle("/authorize", limit(lh.AuthorizeErrors(provider)))
-	mux.Handle("/authorize/callback", limit(lh.CallbackGuard(provider)))
-	mux.Handle("/end_session", limit(lh.EndSession(provider)))
+	mux.Handle("/authorize/callback", limit(a.Provider.Precheck(lh.CallbackGuard(provider))))
+	mux.Handle("/end_session", limit(a.Provider.Precheck(lh.EndSession(provider))))
 	mux.Handle("/", limit(provider))
 	a.Handler = telemetry.Middleware(a.Log, a.Metrics, mux)
 	return nil

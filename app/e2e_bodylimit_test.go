@@ -15,7 +15,7 @@ func TestProviderBodyLimitOutsideGuards(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
 		o := newOIDCEnv(t, st)
 		big := "state=" + strings.Repeat("a", 9<<20)
-		for _, path := range []string{endSessionPath, authorizePath, tokenPath} {
+		for _, path := range []string{endSessionPath, authorizePath, authorizePath + "/callback", tokenPath} {
 			t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
 				req, err := http.NewRequest(http.MethodPost, o.env.URL+path, strings.NewReader(big))
 				if err != nil {

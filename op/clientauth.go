@@ -22,7 +22,7 @@ import (
 // left to the library, and so are database faults.
 func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool {
 	if err := r.ParseForm(); err != nil {
-		return false // the library answers the malformed body
+		return false // not reached: the handler refused the malformed form before (refuseForm)
 	}
 	id, sec, basic := r.BasicAuth()
 	if basic {
