@@ -183,8 +183,9 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
+	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	st := &op.Storage{
-		Store: a.Store, Keys: a.Keys, Crypto: tokenCrypto, Now: a.Now, Log: a.Log,
+		Store: a.Store, Keys: a.Keys, Crypto: tokenCrypto, Now: a.Now, Log: a.Log, Hasher: a.Hasher,
 		LoginURL:      func(id string) string { return "/login/?authRequestID=" + id },
 		AdminAudience: strings.TrimSuffix(cfg.Issuer, "/") + "/api", OnToken: a.Metrics.TokenIssued,
 		AuthRequestTTL: op.DefaultAuthRequestTTL, CodeTTL: op.DefaultCodeTTL,
@@ -197,7 +198,6 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	}
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
-	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	a.wireAccounts()
 	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now,
 		Accounts: a.Accounts, Passwords: a.Accounts.Passwords, Issuer: cfg.Issuer}

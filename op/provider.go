@@ -181,9 +181,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.st.readRefreshGrant(r.Context(), r.Form.Get("refresh_token")) // the token and its client, one query
 		}
 		// The code grant authenticates the client after it spent the code (a failed exchange burns it)
-		// and answers invalid_client itself; the other grants are checked here.
-		if r.FormValue("grant_type") != string(oidc.GrantTypeCode) && h.clientAuthFailed(r, false) {
-			invalidClient(w, r)
+		// and answers invalid_client itself; the other grants are checked here. A check that cannot run
+		// now (a legacy secret's argon2id verification found no slot) is answered 503 for every grant,
+		// before the code is spent; its verdict otherwise serves the library's check (clientmemo.go).
+		res := h.clientAuth(r, false)
+		if r.FormValue("grant_type") == string(oidc.GrantTypeCode) && res == clientAuthFailed {
+			res = clientAuthPassed
+		}
+		if answerClientAuth(w, r, res) {
 			return
 		}
 	case h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
@@ -191,8 +196,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The library answers a failed client authentication with unauthorized_client (and plain text
 		// at introspection); RFC 6749 §5.2 and RFC 7662 §2.3 want 401 invalid_client.
 		introspection := r.URL.Path == h.op.IntrospectionEndpoint().Relative()
-		if h.clientAuthFailed(r, introspection) {
-			invalidClient(w, r)
+		if answerClientAuth(w, r, h.clientAuth(r, introspection)) {
 			return
 		}
 		// Discovery offers client_secret_post at introspection, where the library reads only HTTP

@@ -25,6 +25,9 @@ type Storage struct {
 	Now      func() time.Time
 	LoginURL func(authRequestID string) string
 	Log      *slog.Logger
+	// Hasher verifies client secrets hashed with argon2id before the current scheme, within its bounds
+	// (*secret.Hasher); a nil Hasher verifies them without bounds (tests).
+	Hasher Hasher
 
 	OnToken        func(grant string) // counts issued access tokens by grant type; optional
 	AdminAudience  string             // audience of tokens for the admin API
