@@ -183,8 +183,9 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	if err != nil {
 		return err
 	}
+	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	st := &op.Storage{
-		Store: a.Store, Keys: a.Keys, Crypto: tokenCrypto, Now: a.Now, Log: a.Log,
+		Store: a.Store, Keys: a.Keys, Crypto: tokenCrypto, Now: a.Now, Log: a.Log, Hasher: a.Hasher,
 		LoginURL:      func(id string) string { return "/login/?authRequestID=" + id },
 		AdminAudience: strings.TrimSuffix(cfg.Issuer, "/") + "/api", OnToken: a.Metrics.TokenIssued,
 		AuthRequestTTL: op.DefaultAuthRequestTTL, CodeTTL: op.DefaultCodeTTL,
@@ -197,7 +198,6 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	}
 	a.MFA = &mfa.Service{Store: a.Store, Sealer: totpSealer, RecoveryHash: recoveryHash, EnrolmentHash: enrolmentHash, Now: a.Now, Rand: rand.Reader, Log: a.Log,
 		Limiter: &throttle.Limiter{Store: a.Store, Policy: throttle.OTPPolicy(), Now: a.Now}}
-	a.Hasher = secret.NewHasher(secret.HasherOptions{})
 	a.wireAccounts()
 	a.Admin = &tenantadmin.Service{Store: tenantadmin.FromStorage(a.Store), Enrolment: a.MFA, Hasher: a.Hasher, Now: a.Now,
 		Accounts: a.Accounts, Passwords: a.Accounts.Passwords, Issuer: cfg.Issuer}
@@ -255,11 +255,16 @@ func (a *App) wire(ctx context.Context, master []byte) error {
 	mux.Handle("/api/", e)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", a.ready)
-	provider := http.MaxBytesHandler(a.Provider.Handler, 64<<10)
-	mux.Handle("/authorize", lh.AuthorizeErrors(provider))
-	mux.Handle("/authorize/callback", lh.CallbackGuard(provider))
-	mux.Handle("/end_session", lh.EndSession(provider))
-	mux.Handle("/", provider)
+	// The provider's bodies are limited to 64 KiB, also where the login UI's guards read the request
+	// first (end_session parses the form): the limit is outside them. Where a guard reads the request,
+	// the provider's parameter rules (a form that parses, single-valued parameters once) come before
+	// it, so that the guard and the library read the same request.
+	limit := func(h http.Handler) http.Handler { return http.MaxBytesHandler(h, 64<<10) }
+	provider := a.Provider.Handler
+	mux.Handle("/authorize", limit(lh.AuthorizeErrors(provider)))
+	mux.Handle("/authorize/callback", limit(a.Provider.Precheck(lh.CallbackGuard(provider))))
+	mux.Handle("/end_session", limit(a.Provider.Precheck(lh.EndSession(provider))))
+	mux.Handle("/", limit(provider))
 	a.Handler = telemetry.Middleware(a.Log, a.Metrics, mux)
 	return nil
 }

@@ -101,7 +101,8 @@ func ACR(factors []string) string {
 	}
 }
 
-// ACRValues lists the acr values Portcullis supports, for acr_values_supported in discovery.
+// ACRValues lists the acr values Portcullis supports, for acr_values_supported in discovery, from the
+// lowest level to the highest.
 func ACRValues() []string { return []string{ACRPassword, ACRMFA, ACRPHR} }
 
 // DemandsMFA reports whether the requested acr values ask for multi-factor authentication (phr included).
@@ -111,6 +112,27 @@ func DemandsMFA(acrValues []string) bool {
 
 // DemandsPHR reports whether the requested acr values ask for phishing-resistant authentication.
 func DemandsPHR(acrValues []string) bool { return slices.Contains(acrValues, ACRPHR) }
+
+// LeastACR returns the least demanding of values that Portcullis can earn, as one of ACRValues() (the
+// PAPE multi-factor policy reads as ACRMFA), and false when it can earn none of them. An essential acr
+// claim (OIDC Core §5.5.1.1) asks for one of its values: this is the level the sign-in must reach (a
+// higher level meets it).
+func LeastACR(values []string) (string, bool) {
+	levels := ACRValues() // in ascending order
+	least := len(levels)
+	for _, v := range values {
+		if v == ACRPAPEMultiFactor {
+			v = ACRMFA
+		}
+		if i := slices.Index(levels, v); i >= 0 && i < least {
+			least = i
+		}
+	}
+	if least == len(levels) {
+		return "", false
+	}
+	return levels[least], true
+}
 
 // RecoveryCodesText is the text file a user downloads with their recovery codes.
 func RecoveryCodesText(account, issuer string, codes []string) string {

@@ -101,6 +101,30 @@ func TestDemandsMFA(t *testing.T) {
 	}
 }
 
+func TestLeastACR(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		want   string
+		ok     bool
+	}{
+		{name: "none", values: nil, ok: false},
+		{name: "unknown only", values: []string{"urn:other", "0"}, ok: false},
+		{name: "phr", values: []string{ACRPHR}, want: ACRPHR, ok: true},
+		{name: "mfa or phr", values: []string{ACRPHR, ACRMFA}, want: ACRMFA, ok: true},
+		{name: "pape multi-factor", values: []string{ACRPHR, ACRPAPEMultiFactor}, want: ACRMFA, ok: true},
+		{name: "password or more", values: []string{ACRMFA, ACRPassword}, want: ACRPassword, ok: true},
+		{name: "unknown among them", values: []string{"urn:other", ACRPHR}, want: ACRPHR, ok: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, ok := LeastACR(tc.values); got != tc.want || ok != tc.ok {
+				t.Errorf("LeastACR(%q) = %q, %v, want %q, %v", tc.values, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
 func TestState(t *testing.T) {
 	tests := []struct {
 		name string

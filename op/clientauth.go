@@ -6,23 +6,34 @@ import (
 	"net/http"
 	"net/url"
 
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	oidcop "github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portcullis/portcullis/secret"
 	"github.com/portcullis/portcullis/storage"
 )
 
 // Client authentication at the token, introspection and revocation endpoints, and the challenges
 // of their error answers.
 
-// clientAuthFailed reports whether the request's client authentication fails: HTTP Basic, else
-// client_id and client_secret in the body, as the library reads them. A public client may send its
-// client_id alone, unless mustAuthenticate (introspection is for confidential clients, so there no
-// client_id at all fails too). Requests without a client_id elsewhere, or with a client assertion, are
-// left to the library, and so are database faults.
-func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool {
+// clientAuthResult is what our check of a request's client authentication found.
+type clientAuthResult int
+
+const (
+	clientAuthPassed clientAuthResult = iota // it passed, or it is left to the library
+	clientAuthFailed                         // answer invalid_client
+	clientAuthBusy                           // its argon2id verification found no slot: answer 503
+)
+
+// clientAuth checks the request's client authentication: HTTP Basic, else client_id and client_secret
+// in the body, as the library reads them. A public client may send its client_id alone, unless
+// mustAuthenticate (introspection is for confidential clients, so there no client_id at all fails
+// too). Requests without a client_id elsewhere, or with a client assertion, are left to the library,
+// and so are database faults.
+func (h *handler) clientAuth(r *http.Request, mustAuthenticate bool) clientAuthResult {
 	if err := r.ParseForm(); err != nil {
-		return false // the library answers the malformed body
+		return clientAuthPassed // not reached: the handler refused the malformed form before (refuseForm)
 	}
 	id, sec, basic := r.BasicAuth()
 	if basic {
@@ -30,15 +41,15 @@ func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool 
 		id, err1 = url.QueryUnescape(id)
 		sec, err2 = url.QueryUnescape(sec)
 		if err1 != nil || err2 != nil {
-			return true
+			return clientAuthFailed
 		}
 	} else {
 		if r.Form.Get("client_assertion") != "" || r.Form.Get("client_assertion_type") != "" {
-			return false
+			return clientAuthPassed
 		}
 		id, sec = r.Form.Get("client_id"), r.Form.Get("client_secret")
 		if id == "" {
-			return mustAuthenticate
+			return failedIf(mustAuthenticate)
 		}
 	}
 	ctx := r.Context()
@@ -46,18 +57,51 @@ func (h *handler) clientAuthFailed(r *http.Request, mustAuthenticate bool) bool 
 		c, err := h.st.clientByID(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			return true
+			return clientAuthFailed
 		case err != nil:
-			return false
+			return clientAuthPassed
 		}
-		return mustAuthenticate || !c.Public
+		return failedIf(mustAuthenticate || !c.Public)
 	}
 	err := h.st.AuthorizeClientIDSecret(ctx, id, sec)
 	var oe *oidc.Error
-	if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+	switch {
+	case errors.Is(err, secret.ErrBusy):
+		return clientAuthBusy
+	case errors.As(err, &oe) && oe.ErrorType == oidc.ServerError:
+		return clientAuthPassed
+	}
+	return failedIf(err != nil)
+}
+
+func failedIf(failed bool) clientAuthResult {
+	if failed {
+		return clientAuthFailed
+	}
+	return clientAuthPassed
+}
+
+// answerClientAuth answers a client authentication that did not pass, and reports whether it did.
+func answerClientAuth(w http.ResponseWriter, r *http.Request, res clientAuthResult) bool {
+	switch res {
+	case clientAuthFailed:
+		invalidClient(w, r)
+	case clientAuthBusy:
+		busy(w)
+	default:
 		return false
 	}
-	return err != nil
+	return true
+}
+
+// busy answers a request whose client authentication could not run now: 503 with Retry-After and
+// temporarily_unavailable (RFC 6749 §4.1.2.1's code for the same condition), not cached.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Retry-After", "1")
+	httphelper.MarshalJSONWithStatus(w, &oidc.Error{ErrorType: "temporarily_unavailable",
+		Description: "too many client authentications at once; try again"}, http.StatusServiceUnavailable)
 }
 
 // invalidClient answers a failed client authentication: 401 invalid_client (the challengeWriter adds

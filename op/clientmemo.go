@@ -21,6 +21,9 @@ type clientMemo struct {
 
 	refresh     storage.RefreshGrant // the refresh grant's read, taken by TokenRequestByRefreshToken
 	refreshHash string               // the hash it was read by; "" when there is none
+
+	legacyKey string // the client, legacy secret hash and presented secret (hashed) last verified
+	legacyOK  bool   // ... and the verdict
 }
 
 func withClientMemo(ctx context.Context) context.Context {
@@ -84,4 +87,24 @@ func takeRefreshGrant(ctx context.Context, hash string) (storage.RefreshGrant, b
 	g := m.refresh
 	m.refresh, m.refreshHash = storage.RefreshGrant{}, ""
 	return g, true
+}
+
+// legacyVerdict is the verdict of this request's earlier verification of sec against c's legacy
+// secret hash, if it made one: an argon2id run is not repeated within one request.
+func legacyVerdict(ctx context.Context, c storage.Client, sec string) (ok, seen bool) {
+	m, _ := ctx.Value(clientMemoKey{}).(*clientMemo)
+	if m == nil || m.legacyKey == "" || m.legacyKey != legacyKey(c, sec) {
+		return false, false
+	}
+	return m.legacyOK, true
+}
+
+func keepLegacyVerdict(ctx context.Context, c storage.Client, sec string, ok bool) {
+	if m, _ := ctx.Value(clientMemoKey{}).(*clientMemo); m != nil {
+		m.legacyKey, m.legacyOK = legacyKey(c, sec), ok
+	}
+}
+
+func legacyKey(c storage.Client, sec string) string {
+	return c.ID + "\x00" + c.SecretHash + "\x00" + secret.TokenHash(sec)
 }

@@ -37,6 +37,8 @@ type Provider struct {
 	OP      *oidcop.Provider
 	Handler http.Handler
 	Storage *Storage
+
+	h *handler
 }
 
 // New builds the provider over st.
@@ -76,9 +78,9 @@ func New(cfg Config, st *Storage) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
-	h := &handler{op: p, st: st, route: route}
+	h := &handler{op: p, st: st, route: route, once: singleValued(p)}
 	h.userinfoCORS = cors.New(*p.CORSOptions()).Handler(http.HandlerFunc(h.userinfo)) // as the library's routes
-	return &Provider{OP: p, Handler: h, Storage: st}, nil
+	return &Provider{OP: p, Handler: h, Storage: st, h: h}, nil
 }
 
 // noStore keeps token, userinfo and discovery answers out of caches (RFC 6749 §5.1).
@@ -96,6 +98,7 @@ type handler struct {
 	op    *oidcop.Provider
 	st    *Storage
 	route func(ctx context.Context, pattern string) // see Config.Route
+	once  map[string][]string                       // per endpoint, the parameters a request carries at most once (params.go)
 
 	mu        sync.Mutex
 	discovery cachedDoc // the discovery document as last served
@@ -118,6 +121,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.op.AuthorizationEndpoint().Relative() + "/callback": // the callback: read with the auth request
 		r = r.WithContext(withClientMemo(r.Context())) // the client is read once per request (clientmemo.go)
 	}
+	// Where we read the request before the library, both must read the same one (params.go).
+	if h.refuseForm(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case oidc.DiscoveryEndpoint:
 		h.route(r.Context(), oidc.DiscoveryEndpoint)
@@ -135,30 +142,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // the library mounts it; we do not offer the device flow
 		return
 	case h.op.AuthorizationEndpoint().Relative():
-		if err := r.ParseForm(); err == nil {
-			if v := r.Form.Get("claims"); v != "" {
-				r = r.WithContext(withClaimsParam(r.Context(), v))
-			}
-			// Any response type but code is validated by the library as code (client, redirect URI), so
-			// that CreateAuthRequest can send unsupported_response_type to the app (RFC 6749 §4.1.2.1).
-			// Left alone, the library answers implicit requests to an http redirect URI with an error page.
-			switch v := r.Form.Get("response_type"); v {
-			case string(oidc.ResponseTypeCode):
-			case "": // likewise: without one the library refuses an http redirect URI with a page
-				r.Form.Set("response_type", string(oidc.ResponseTypeCode))
-				r = r.WithContext(withMissingResponseType(r.Context()))
-			default:
-				r.Form.Set("response_type", string(oidc.ResponseTypeCode))
-				r = r.WithContext(withUnsupportedResponseType(r.Context(), v))
-			}
-			// The library lets a loopback redirect URI of a public client differ from the registered one
-			// in scheme and host too; only the port may (RFC 8252 §7.3). Refused like any unregistered
-			// redirect URI: no redirect.
-			if !h.loopbackRedirectAllowed(r.Context(), r.Form.Get("client_id"), r.Form.Get("redirect_uri")) {
-				oidcop.AuthRequestError(w, r, nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(
-					"The requested redirect_uri is missing in the client configuration."), h.op)
-				return
-			}
+		if v := r.Form.Get("claims"); v != "" {
+			r = r.WithContext(withClaimsParam(r.Context(), v))
+		}
+		// Any response type but code is validated by the library as code (client, redirect URI), so
+		// that CreateAuthRequest can send unsupported_response_type to the app (RFC 6749 §4.1.2.1).
+		// Left alone, the library answers implicit requests to an http redirect URI with an error page.
+		switch v := r.Form.Get("response_type"); v {
+		case string(oidc.ResponseTypeCode):
+		case "": // likewise: without one the library refuses an http redirect URI with a page
+			r.Form.Set("response_type", string(oidc.ResponseTypeCode))
+			r = r.WithContext(withMissingResponseType(r.Context()))
+		default:
+			r.Form.Set("response_type", string(oidc.ResponseTypeCode))
+			r = r.WithContext(withUnsupportedResponseType(r.Context(), v))
+		}
+		// The library lets a loopback redirect URI of a public client differ from the registered one
+		// in scheme and host too; only the port may (RFC 8252 §7.3). Refused like any unregistered
+		// redirect URI: no redirect.
+		if !h.loopbackRedirectAllowed(r.Context(), r.Form.Get("client_id"), r.Form.Get("redirect_uri")) {
+			oidcop.AuthRequestError(w, r, nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(
+				"The requested redirect_uri is missing in the client configuration."), h.op)
+			return
 		}
 	case h.op.TokenEndpoint().Relative():
 		// The library always serves the jwt-bearer grant (and token exchange, device code once storage
@@ -176,9 +181,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.st.readRefreshGrant(r.Context(), r.Form.Get("refresh_token")) // the token and its client, one query
 		}
 		// The code grant authenticates the client after it spent the code (a failed exchange burns it)
-		// and answers invalid_client itself; the other grants are checked here.
-		if r.FormValue("grant_type") != string(oidc.GrantTypeCode) && h.clientAuthFailed(r, false) {
-			invalidClient(w, r)
+		// and answers invalid_client itself; the other grants are checked here. A check that cannot run
+		// now (a legacy secret's argon2id verification found no slot) is answered 503 for every grant,
+		// before the code is spent; its verdict otherwise serves the library's check (clientmemo.go).
+		res := h.clientAuth(r, false)
+		if r.FormValue("grant_type") == string(oidc.GrantTypeCode) && res == clientAuthFailed {
+			res = clientAuthPassed
+		}
+		if answerClientAuth(w, r, res) {
 			return
 		}
 	case h.op.IntrospectionEndpoint().Relative(), h.op.RevocationEndpoint().Relative():
@@ -186,8 +196,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The library answers a failed client authentication with unauthorized_client (and plain text
 		// at introspection); RFC 6749 §5.2 and RFC 7662 §2.3 want 401 invalid_client.
 		introspection := r.URL.Path == h.op.IntrospectionEndpoint().Relative()
-		if h.clientAuthFailed(r, introspection) {
-			invalidClient(w, r)
+		if answerClientAuth(w, r, h.clientAuth(r, introspection)) {
 			return
 		}
 		// Discovery offers client_secret_post at introspection, where the library reads only HTTP

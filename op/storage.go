@@ -25,6 +25,9 @@ type Storage struct {
 	Now      func() time.Time
 	LoginURL func(authRequestID string) string
 	Log      *slog.Logger
+	// Hasher verifies client secrets hashed with argon2id before the current scheme, within its bounds
+	// (*secret.Hasher); a nil Hasher verifies them without bounds (tests).
+	Hasher Hasher
 
 	OnToken        func(grant string) // counts issued access tokens by grant type; optional
 	AdminAudience  string             // audience of tokens for the admin API
@@ -43,6 +46,10 @@ var (
 )
 
 type claimsParamKey struct{}
+
+// errUnmetAuthenticationRequirements is the error of OpenID Connect Core Unmet Authentication
+// Requirements 1.0 §3: the provider cannot meet an essential acr claim (Core §5.5.1.1).
+const errUnmetAuthenticationRequirements = "unmet_authentication_requirements"
 
 type responseTypeKey struct{}
 
@@ -93,21 +100,32 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
-	requireMFA := mfa.DemandsMFA(req.ACRValues)
+	acrValues := req.ACRValues
 	if raw, _ := ctx.Value(claimsParamKey{}).(string); raw != "" {
-		demands, err := essentialACRDemandsMFA(raw)
-		if err != nil {
-			return nil, oidc.ErrInvalidRequest().WithDescription("the claims parameter is not valid JSON")
+		demand, err := essentialACR(raw)
+		switch {
+		case errors.Is(err, errUnmetACR):
+			// OIDC Core §5.5.1.1: an essential acr that cannot be met is a failed authentication. No
+			// sign-in here can earn any of the values, so the app learns it now, not after a sign-in.
+			return nil, &oidc.Error{ErrorType: errUnmetAuthenticationRequirements,
+				Description: "none of the essential acr values can be met"}
+		case err != nil:
+			return nil, oidc.ErrInvalidRequest().WithDescription("the claims parameter is not a valid claims request")
 		}
-		requireMFA = requireMFA || demands
+		// The demand is stored with the request's acr values, where the login UI and view() read what
+		// the request asks for (mfa.DemandsMFA, mfa.DemandsPHR).
+		if demand != "" && demand != mfa.ACRPassword && !slices.Contains(acrValues, demand) {
+			acrValues = append(slices.Clone(acrValues), demand)
+		}
 	}
+	requireMFA := mfa.DemandsMFA(acrValues)
 	now := s.Now().UTC()
 	a := storage.AuthRequest{
 		ID: storage.NewID(), TenantID: c.TenantID, ClientID: c.ID, RedirectURI: req.RedirectURI, State: req.State,
 		Nonce: req.Nonce, Scopes: grantableScopes(c, req.Scopes), ResponseType: string(req.ResponseType),
 		ResponseMode: string(req.ResponseMode), CodeChallenge: req.CodeChallenge,
 		CodeChallengeMethod: string(req.CodeChallengeMethod), Prompt: req.Prompt, LoginHint: req.LoginHint,
-		ACRValues: req.ACRValues, UILocales: localeStrings(req.UILocales), RequireMFA: requireMFA,
+		ACRValues: acrValues, UILocales: localeStrings(req.UILocales), RequireMFA: requireMFA,
 		HintSubject: hintSubject, CreatedAt: now, ExpiresAt: now.Add(s.AuthRequestTTL),
 	}
 	if req.MaxAge != nil {

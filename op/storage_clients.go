@@ -26,8 +26,19 @@ func (s *Storage) GetClientByClientID(ctx context.Context, id string) (oidcop.Cl
 	return &client{c: c, loginURL: s.LoginURL, idTTL: s.IDTokenTTL}, nil
 }
 
+// Hasher runs argon2id verifications within bounds; *secret.Hasher implements it.
+type Hasher interface {
+	Verify(ctx context.Context, encoded, pw string) (bool, error)
+}
+
+// errBusy is a client authentication that could not run: its argon2id verification found no slot in
+// time (secret.ErrBusy). The handler answers 503 with Retry-After; the library, a server error.
+var errBusy = oidc.ErrServerError().WithDescription("too many client authentications at once").WithParent(secret.ErrBusy)
+
 // AuthorizeClientIDSecret checks a confidential client's secret (keyed hash, constant time). An
 // unknown client is a plain error (the caller answers invalid_client), a database fault a server error.
+// A secret hashed before the current scheme (argon2id) is verified within the Hasher's bounds (errBusy
+// when it has no slot), and its hash is replaced by the current scheme's on its first successful use.
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) error {
 	c, err := s.clientByID(ctx, id)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -36,8 +47,50 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) e
 	if err != nil || c.Public || c.SecretHash == "" {
 		return errors.New("invalid client credentials")
 	}
+	if !secret.ClientSecretHashCurrent(c.SecretHash) {
+		return s.authorizeLegacySecret(ctx, c, sec)
+	}
 	if !secret.VerifyClientSecret(c.SecretHash, sec) {
 		return errors.New("invalid client credentials")
+	}
+	return nil
+}
+
+// authorizeLegacySecret verifies a secret against a legacy argon2id hash through the Hasher, once per
+// request (our client authentication check and the library's then share the verdict), and on success
+// stores the current scheme's hash in its place, compare-and-set on the hash it read.
+func (s *Storage) authorizeLegacySecret(ctx context.Context, c storage.Client, sec string) error {
+	ok, seen := legacyVerdict(ctx, c, sec)
+	if !seen {
+		var h Hasher = (*secret.Hasher)(nil) // no bounds
+		if s.Hasher != nil {
+			h = s.Hasher
+		}
+		var err error
+		ok, err = h.Verify(ctx, c.SecretHash, sec)
+		switch {
+		case errors.Is(err, secret.ErrBusy):
+			return errBusy
+		case err != nil: // a malformed hash: no secret matches it
+			ok = false
+		}
+		keepLegacyVerdict(ctx, c, sec, ok)
+	}
+	if !ok {
+		return errors.New("invalid client credentials")
+	}
+	if seen {
+		return nil
+	}
+	upgraded := secret.HashClientSecret(sec)
+	switch err := s.Store.UpgradeClientSecretHash(ctx, c.ID, c.SecretHash, upgraded); {
+	case errors.Is(err, storage.ErrConflict): // changed meanwhile (a new secret, or another instance's upgrade)
+	case err != nil:
+		s.Log.WarnContext(ctx, "upgrade client secret hash", "client", c.ID, "err", err)
+	default:
+		s.Log.InfoContext(ctx, "client secret hash upgraded to the current scheme", "client", c.ID)
+		c.SecretHash = upgraded
+		keepClient(ctx, c) // this request's later checks take the fast path
 	}
 	return nil
 }

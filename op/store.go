@@ -31,6 +31,8 @@ type Store interface {
 	TenantByID(ctx context.Context, id string) (storage.Tenant, error)
 	UserByID(ctx context.Context, id string) (storage.User, error)
 	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	// A legacy client secret hash is replaced on its first successful use (compare-and-set).
+	UpgradeClientSecretHash(ctx context.Context, id, oldHash, newHash string) error
 	ListClients(ctx context.Context, tenantID string) ([]storage.Client, error) // CORS: the registered origins
 	Ping(ctx context.Context) error
 }

@@ -37,14 +37,22 @@ func HashClientSecret(s string) string { return clientSecretPrefix + TokenHash(s
 
 const clientSecretPrefix = "sha256:"
 
-// VerifyClientSecret checks a client secret against its stored hash, in constant time. Hashes in the
-// argon2id format are accepted too.
+// VerifyClientSecret checks a client secret against its stored hash of the current scheme
+// (HashClientSecret), in constant time. Any other hash is refused here, the argon2id hashes of client
+// secrets from before the current scheme included: those cost an argon2id run (19 MiB) each, so they
+// are verified within a Hasher's bounds (Hasher.Verify) and then replaced by the current scheme's
+// hash (see ClientSecretHashCurrent).
 func VerifyClientSecret(stored, s string) bool {
 	if h, ok := strings.CutPrefix(stored, clientSecretPrefix); ok {
 		return subtle.ConstantTimeCompare([]byte(h), []byte(TokenHash(s))) == 1
 	}
-	ok, err := VerifyPassword(stored, s)
-	return err == nil && ok
+	return false
+}
+
+// ClientSecretHashCurrent reports whether stored is a client secret hash of the current scheme
+// (HashClientSecret). Any other is a legacy hash (argon2id, HashPassword) or not a hash at all.
+func ClientSecretHashCurrent(stored string) bool {
+	return strings.HasPrefix(stored, clientSecretPrefix)
 }
 
 // KeyedHash is HMAC-SHA-256 under a key derived from the master key for one purpose, for generated

@@ -307,3 +307,26 @@ func cheapHash(t *testing.T, pw string) string {
 	key := argon2.IDKey([]byte(pw), salt, 1, 64, 1, 32)
 	return "$argon2id$v=19$m=64,t=1,p=1$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
 }
+
+// Client secrets: the current scheme verifies in constant time without a hash slot; an argon2id hash
+// from before it is not verified here at all (it goes through a Hasher, within its bounds).
+func TestVerifyClientSecret(t *testing.T) {
+	sec := RandomToken(32)
+	current := HashClientSecret(sec)
+	if !ClientSecretHashCurrent(current) || !VerifyClientSecret(current, sec) || VerifyClientSecret(current, sec+"x") {
+		t.Errorf("current scheme: %q", current)
+	}
+	legacy, err := HashPassword(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ClientSecretHashCurrent(legacy) || VerifyClientSecret(legacy, sec) {
+		t.Error("a legacy argon2id hash verified outside a Hasher")
+	}
+	if ok, err := NewHasher(HasherOptions{Limit: 1}).Verify(t.Context(), legacy, sec); !ok || err != nil {
+		t.Errorf("legacy hash through a Hasher: %v %v", ok, err)
+	}
+	if ClientSecretHashCurrent("") || VerifyClientSecret("", "") {
+		t.Error("an empty hash")
+	}
+}

@@ -45,6 +45,15 @@ func (s *Store) ClientByID(ctx context.Context, id string) (Client, error) {
 const clientByIDSQL = `SELECT tenant_id, name, secret_hash, public, redirect_uris, post_logout_uris, grants, scopes, admin,
  id_token_signed_response_alg, created_at FROM clients WHERE id = ?`
 
+// UpgradeClientSecretHash replaces a client's secret hash by newHash while it still is oldHash, in one
+// compare-and-set: a hash that changed meanwhile (a new secret, another instance's upgrade) or a client
+// that is gone is ErrConflict, and nothing is written.
+func (s *Store) UpgradeClientSecretHash(ctx context.Context, id, oldHash, newHash string) error {
+	return s.execOne(ctx, "upgrade client secret hash", upgradeClientSecretHashSQL, newHash, id, oldHash)
+}
+
+const upgradeClientSecretHashSQL = `UPDATE clients SET secret_hash = ? WHERE id = ? AND secret_hash = ?`
+
 // ListClients returns the tenant's clients ordered by name; an empty tenantID lists all.
 func (s *Store) ListClients(ctx context.Context, tenantID string) ([]Client, error) {
 	var rows []clientRow

@@ -108,7 +108,7 @@ type AuthRequest struct {
 	Prompt              []string
 	MaxAge              *int64
 	LoginHint           string
-	ACRValues           []string
+	ACRValues           []string // acr_values, and the level an essential acr claim demands
 	UILocales           []string
 	RequireMFA          bool   // the app demanded the MFA level (acr_values or an essential acr claim)
 	HintSubject         string // the user named by a verified id_token_hint; "" without one

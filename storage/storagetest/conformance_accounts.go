@@ -206,6 +206,16 @@ func testClients(t *testing.T, st *storage.Store) {
 	_, err = st.CreateClient(ctx, storage.Client{ID: web.ID, TenantID: acme.ID, Name: "dup"})
 	wantErr(t, "CreateClient with a duplicate id", err, storage.ErrAlreadyExists)
 
+	// A secret hash is replaced only while it is still the one read (compare-and-set).
+	wantErr(t, "UpgradeClientSecretHash from another hash", st.UpgradeClientSecretHash(ctx, web.ID, "other-hash", "new-hash"), storage.ErrConflict)
+	wantErr(t, "UpgradeClientSecretHash of an unknown client", st.UpgradeClientSecretHash(ctx, "nope", "secret-hash", "new-hash"), storage.ErrConflict)
+	wantErr(t, "UpgradeClientSecretHash", st.UpgradeClientSecretHash(ctx, web.ID, "secret-hash", "new-hash"), nil)
+	wantErr(t, "UpgradeClientSecretHash again", st.UpgradeClientSecretHash(ctx, web.ID, "secret-hash", "newer-hash"), storage.ErrConflict)
+	got, err = st.ClientByID(ctx, web.ID)
+	wantErr(t, "ClientByID after the upgrade", err, nil)
+	want.SecretHash = "new-hash"
+	wantEqual(t, "ClientByID after the upgrade", got, want)
+
 	cli := mustClient(t, st, acme.ID, "cli")
 	spa, err := st.CreateClient(ctx, storage.Client{TenantID: globex.ID, Name: "spa", Public: true})
 	wantErr(t, "CreateClient public", err, nil)
