@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portcullis/portcullis/mfa"
+	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/templates"
 )
 
@@ -90,7 +91,7 @@ func (h *Handler) enrol(c echo.Context) error {
 	if f == nil {
 		return err
 	}
-	codes, err := h.MFA.ConfirmEnrolment(c.Request().Context(), f.user, f.req.ID, c.FormValue("code"), h.meta(c, f))
+	codes, app, err := h.MFA.ConfirmSignInEnrolment(c.Request().Context(), f.user, f.req.ID, c.FormValue("code"), h.meta(c, f))
 	switch {
 	case isLocked(err):
 		return h.locked(c, f, err, true)
@@ -103,7 +104,8 @@ func (h *Handler) enrol(c echo.Context) error {
 	}
 	h.events().Enrolled()
 	h.events().SignInStep(mfa.FactorOTP, "accepted")
-	if err := h.recordLogin(c, f, f.req.UserID, mfa.WithFactor(f.req.Factors, mfa.FactorOTP), h.Now()); err != nil {
+	proof := storage.Proof{AuthenticatorID: app.ID} // the app just enrolled, still the user's
+	if err := h.recordLogin(c, f, f.req.UserID, mfa.WithFactor(f.req.Factors, mfa.FactorOTP), h.Now(), proof); err != nil {
 		return err
 	}
 	step, err := h.next(c.Request().Context(), f)

@@ -128,8 +128,10 @@ func (h *Handler) ensureBinding(c echo.Context) error {
 }
 
 // recordLogin records who signs in and the factors proven so far, after moving the sign-in to a new
-// binding of this browser (see rebind), and keeps f in step with what it wrote.
-func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []string, authTime time.Time) error {
+// binding of this browser (see rebind), and keeps f in step with what it wrote. proof names what the
+// step verified: the record is refused (errExpired) if a password reset, an MFA reset, a removed key or
+// the like changed it since (storage.Proof).
+func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []string, authTime time.Time, proof storage.Proof) error {
 	old := h.loginBinding(c)
 	if old == "" {
 		return errExpired // a step of a sign-in is bound to this browser's binding
@@ -137,7 +139,7 @@ func (h *Handler) recordLogin(c echo.Context, f *flow, userID string, factors []
 	v := secret.RandomToken(32)
 	prev := f.req
 	prev.BrowserHash = secret.TokenHash(old)
-	err := h.Store.RebindAndRecordLogin(c.Request().Context(), prev, secret.TokenHash(v), userID, factors, authTime)
+	err := h.Store.RebindAndRecordLogin(c.Request().Context(), prev, secret.TokenHash(v), userID, factors, authTime, proof)
 	if err != nil && !errors.Is(err, storage.ErrConflict) {
 		return err
 	}
@@ -177,7 +179,9 @@ func (h *Handler) BrowserSession(r *http.Request) (storage.Session, bool) {
 }
 
 // startSession creates the SSO session for the factors recorded on the request, under a new id
-// (no fixation), and ends the browser's previous session.
+// (no fixation), and ends the browser's previous session. The session is stored only while the
+// request still records them: a change that ended the user's sign-ins in flight (a password or MFA
+// reset) after this sign-in recorded its factors ends it here too (errExpired).
 func (h *Handler) startSession(c echo.Context, f *flow) error {
 	ctx := c.Request().Context()
 	if old, err := c.Cookie(CookieName(SessionCookie, h.Secure)); err == nil && old.Value != "" && len(old.Value) <= 64 {
@@ -189,7 +193,10 @@ func (h *Handler) startSession(c echo.Context, f *flow) error {
 	now := h.Now().UTC()
 	s := storage.Session{ID: secret.TokenHash(v), TenantID: f.req.TenantID, UserID: f.req.UserID, Factors: f.req.Factors,
 		AuthTime: f.req.AuthTime, CreatedAt: now, ExpiresAt: now.Add(h.SessionTTL)}
-	if err := h.Store.CreateSession(ctx, s); err != nil {
+	if err := h.Store.CreateSignInSession(ctx, f.req.ID, s); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return errExpired
+		}
 		return err
 	}
 	c.SetCookie(h.cookie(SessionCookie, v, h.SessionTTL))

@@ -29,8 +29,9 @@ type Store interface {
 	SignIn(ctx context.Context, id string) (storage.AuthRequest, storage.Tenant, storage.Client, error)
 	BindAuthRequestFresh(ctx context.Context, id, browserHash string) (bool, error)
 	RebindBrowser(ctx context.Context, oldHash, newHash string) error
-	RecordLogin(ctx context.Context, prev storage.AuthRequest, userID string, factors []string, authTime time.Time) error
-	RebindAndRecordLogin(ctx context.Context, prev storage.AuthRequest, newHash, userID string, factors []string, authTime time.Time) error
+	RecordLogin(ctx context.Context, prev storage.AuthRequest, userID string, factors []string, authTime time.Time, proof storage.Proof) error
+	RebindAndRecordLogin(ctx context.Context, prev storage.AuthRequest, newHash, userID string, factors []string, authTime time.Time,
+		proof storage.Proof) error
 	DeleteAuthRequest(ctx context.Context, id string) error
 	TenantByID(ctx context.Context, id string) (storage.Tenant, error)
 	ClientByID(ctx context.Context, id string) (storage.Client, error)
@@ -38,6 +39,7 @@ type Store interface {
 	UserByEmail(ctx context.Context, tenantID, email string) (storage.User, error)
 	SessionByID(ctx context.Context, id string) (storage.Session, error)
 	CreateSession(ctx context.Context, s storage.Session) error
+	CreateSignInSession(ctx context.Context, authRequestID string, s storage.Session) error
 	DeleteSession(ctx context.Context, id string) error
 	AddAudit(ctx context.Context, ev storage.AuditEvent) error
 	// The user's passkeys and security keys, read where WebAuthn is off (keyStanding).
@@ -51,7 +53,7 @@ type SecondFactor interface {
 	UseRecoveryCode(ctx context.Context, user storage.User, code string, meta mfa.Meta) error
 	Enrolment(ctx context.Context, user storage.User, authRequestID, issuer string, meta mfa.Meta) (mfa.Enrolment, error)
 	RedeemEnrolmentCode(ctx context.Context, user storage.User, authRequestID, code, issuer string, meta mfa.Meta) (mfa.Enrolment, error)
-	ConfirmEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta mfa.Meta) ([]string, error)
+	ConfirmSignInEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta mfa.Meta) ([]string, storage.Authenticator, error)
 }
 
 // Handler serves the login UI. Its fields are its dependencies.

@@ -141,7 +141,7 @@ func (h *Handler) passkey(c echo.Context) error {
 		h.Log.InfoContext(c.Request().Context(), "passkey refused", "err", err)
 		return h.renderLogin(c, f, http.StatusUnauthorized, templates.LoginPage{Base: h.base(f, c, "Sign in"), AuthRequestID: f.req.ID, Error: msgBadPasskey})
 	}
-	if err := h.recordLogin(c, f, a.User.ID, a.Factors(), h.Now()); err != nil {
+	if err := h.recordLogin(c, f, a.User.ID, a.Factors(), h.Now(), storage.Proof{CredentialID: a.Credential.ID}); err != nil {
 		return err
 	}
 	f.user = a.User
@@ -216,7 +216,7 @@ func (h *Handler) key(c echo.Context) error {
 	for _, x := range a.Factors() {
 		factors = mfa.WithFactor(factors, x)
 	}
-	if err := h.recordLogin(c, f, f.req.UserID, factors, h.Now()); err != nil {
+	if err := h.recordLogin(c, f, f.req.UserID, factors, h.Now(), storage.Proof{CredentialID: a.Credential.ID}); err != nil {
 		return err
 	}
 	return h.proceed(c, f)
@@ -275,7 +275,7 @@ func (h *Handler) keyEnrol(c echo.Context) error {
 	if cred.UserVerified {
 		factors = mfa.WithFactor(factors, mfa.FactorUserVerified)
 	}
-	if err := h.recordLogin(c, f, f.req.UserID, factors, h.Now()); err != nil {
+	if err := h.recordLogin(c, f, f.req.UserID, factors, h.Now(), storage.Proof{CredentialID: cred.ID}); err != nil {
 		return err
 	}
 	return h.proceed(c, f)

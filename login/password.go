@@ -69,7 +69,8 @@ func (h *Handler) start(c echo.Context) error {
 		// Carry the session's factors over; the state machine (and the provider) decide whether they
 		// still suffice.
 		if f.req.UserID == "" {
-			if err := h.Store.RecordLogin(ctx, f.req, s.UserID, s.Factors, s.AuthTime); err != nil {
+			// On condition that the session is still there: a reset that ends it ends this sign-in too.
+			if err := h.Store.RecordLogin(ctx, f.req, s.UserID, s.Factors, s.AuthTime, storage.Proof{SessionID: s.ID}); err != nil {
 				return errExpired
 			}
 			f.req.UserID, f.req.Factors, f.req.AuthTime = s.UserID, s.Factors, s.AuthTime
@@ -194,7 +195,9 @@ func (h *Handler) password(c echo.Context) error {
 	if keyNamed(f.req) && f.req.UserID == u.ID {
 		factors = mfa.WithFactor(f.req.Factors, mfa.FactorPassword)
 	}
-	if err := h.recordLogin(c, f, u.ID, factors, h.Now()); err != nil {
+	// On condition that the password verified is still the user's (and the user not disabled): a reset
+	// that committed while it was being verified refuses the record.
+	if err := h.recordLogin(c, f, u.ID, factors, h.Now(), storage.Proof{PasswordHash: u.PasswordHash}); err != nil {
 		return err
 	}
 	f.user = u

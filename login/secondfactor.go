@@ -31,7 +31,7 @@ func (h *Handler) otp(c echo.Context) error {
 		return err
 	}
 	var read *storage.Authenticator
-	if f.standing.Enrolled {
+	if f.standing.Enrolled { // always, on the code step (State.Allows)
 		read = &f.standing.Authenticator
 	}
 	err = h.MFA.VerifyWith(c.Request().Context(), f.user, read, c.FormValue("code"), h.meta(c, f))
@@ -54,8 +54,11 @@ func (h *Handler) otp(c echo.Context) error {
 	return h.recordSecondFactor(c, f, mfa.FactorOTP)
 }
 
+// recordSecondFactor records a code or recovery code of the user's authenticator app, on condition that
+// the app is still theirs (not replaced or reset since the code step read it).
 func (h *Handler) recordSecondFactor(c echo.Context, f *flow, factor string) error {
-	if err := h.recordLogin(c, f, f.req.UserID, mfa.WithFactor(f.req.Factors, factor), h.Now()); err != nil {
+	proof := storage.Proof{AuthenticatorID: f.standing.Authenticator.ID}
+	if err := h.recordLogin(c, f, f.req.UserID, mfa.WithFactor(f.req.Factors, factor), h.Now(), proof); err != nil {
 		return err
 	}
 	return h.proceed(c, f)

@@ -136,60 +136,69 @@ func (s *Service) enrolmentOf(p storage.PendingEnrolment, issuer string, user st
 // can ever become active. A wrong code counts on the OTP throttle and returns ErrInvalidCode (or the
 // *throttle.LockedError of a lockout); the enrolment stays pending.
 func (s *Service) ConfirmEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta Meta) ([]string, error) {
+	codes, _, err := s.ConfirmSignInEnrolment(ctx, user, authRequestID, code, meta)
+	return codes, err
+}
+
+// ConfirmSignInEnrolment is ConfirmEnrolment that also returns the authenticator it activated: the
+// sign-in records the code it proved on condition that this authenticator is still the user's
+// (storage.Proof), so an app replaced or reset a moment after its enrolment signs nobody in.
+func (s *Service) ConfirmSignInEnrolment(ctx context.Context, user storage.User, authRequestID, code string, meta Meta) ([]string, storage.Authenticator, error) {
 	return s.confirm(ctx, user, func() (storage.PendingEnrolment, error) { return s.Store.PendingEnrolment(ctx, authRequestID) },
 		code, meta, storage.Activation{}, map[string]any{"factor": FactorOTP})
 }
 
 // confirm checks code against the secret that pending returns (throttled as every code), and activates
-// it with act's replacement and session options; detail goes into the audit event (and its mail).
+// it with act's replacement and session options; detail goes into the audit event (and its mail). It
+// returns the recovery codes and the authenticator it activated.
 func (s *Service) confirm(ctx context.Context, user storage.User, pending func() (storage.PendingEnrolment, error), code string, meta Meta,
-	act storage.Activation, detail map[string]any) ([]string, error) {
+	act storage.Activation, detail map[string]any) ([]string, storage.Authenticator, error) {
 	att, err := s.begin(ctx, user)
 	if err != nil {
-		return nil, err
+		return nil, storage.Authenticator{}, err
 	}
 	defer s.release(ctx, user, att)
 	p, err := pending()
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && p.UserID != user.ID) {
-		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("confirm enrolment: %w", err)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	code, ok := normaliseCode(code)
 	if !ok {
-		return nil, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return nil, storage.Authenticator{}, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	key, err := s.Sealer.Open(p.SecretSealed, []byte(p.UserID))
 	if err != nil {
-		return nil, fmt.Errorf("confirm enrolment: %w", err)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	now := s.now()
 	step, ok, err := matchStep(key, code, now)
 	if err != nil {
-		return nil, fmt.Errorf("confirm enrolment: %w", err)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	if !ok {
-		return nil, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
+		return nil, storage.Authenticator{}, s.refuse(ctx, user, att, meta, AuditCodeRefused, FactorOTP, ErrInvalidCode)
 	}
 	plain, hashed, err := s.newRecoveryCodes()
 	if err != nil {
-		return nil, fmt.Errorf("confirm enrolment: %w", err)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	// The step is stored as the new authenticator's last step: the code that confirmed it cannot sign in.
 	act.PendingID, act.Step, act.Now, act.ClientID, act.Address, act.Codes = p.ID, step, now, meta.ClientID, meta.Address, hashed
 	act.Record = s.record(ctx, user, AuditEnrolmentConfirmed, meta, detail)
-	_, err = s.Store.ActivateAuthenticator(ctx, act)
+	a, err := s.Store.ActivateAuthenticator(ctx, act)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
-		return nil, fmt.Errorf("confirm enrolment: %w", ErrAlreadyEnrolled) // another enrolment won
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", ErrAlreadyEnrolled) // another enrolment won
 	case errors.Is(err, storage.ErrNotFound):
-		return nil, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment) // ended by a reset or a winner
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment) // ended by a reset or a winner
 	case err != nil:
-		return nil, fmt.Errorf("confirm enrolment: %w", err)
+		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", err)
 	}
 	s.succeed(ctx, user, att)
-	return plain, nil
+	return plain, a, nil
 }
 
 // newEnrolment builds the enrolment page data for a secret.

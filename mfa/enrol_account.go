@@ -79,8 +79,9 @@ func (s *Service) ConfirmAccountEnrolment(ctx context.Context, user storage.User
 			RevokeAMR: []string{AMROTP, AMRKBA}}
 		detail["replaced"] = true
 	}
-	return s.confirm(ctx, user, func() (storage.PendingEnrolment, error) { return s.Store.SessionPendingEnrolment(ctx, sessionID) },
+	codes, _, err := s.confirm(ctx, user, func() (storage.PendingEnrolment, error) { return s.Store.SessionPendingEnrolment(ctx, sessionID) },
 		code, meta, act, detail)
+	return codes, err
 }
 
 // accountMayEnrol refuses a disabled user, and a user whose admin's reset left an enrolment code.

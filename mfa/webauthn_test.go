@@ -208,6 +208,14 @@ func TestWebAuthnCeremonies(t *testing.T) {
 			if _, err := st.UpdateUser(ctx, carl.ID, func(u *storage.User) error { u.Disabled = true; return nil }); err != nil {
 				t.Fatal(err)
 			}
+			// Disabling the user ended the sign-in begun before, and its challenge with it.
+			if _, err := k.FinishLogin(ctx, carl, req, key.Get(opts), Meta{}); !errors.Is(err, ErrNoChallenge) {
+				t.Errorf("disabled user, sign-in begun before: %v, want ErrNoChallenge", err)
+			}
+			req = f.signIn(t, carl)
+			if opts, err = k.BeginLogin(ctx, carl, req); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := k.FinishLogin(ctx, carl, req, key.Get(opts), Meta{}); !errors.Is(err, ErrUserDisabled) {
 				t.Errorf("disabled user: %v, want ErrUserDisabled", err)
 			}

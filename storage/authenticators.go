@@ -228,12 +228,10 @@ func (s *Store) ActivateAuthenticator(ctx context.Context, act Activation) (Auth
 		if err := replaceRecoveryCodes(tx, p.UserID, act.Codes, now); err != nil {
 			return err
 		}
-		if err := endSessionsCarrying(tx, p.UserID, act.EndSessionsWith, act.KeepSession); err != nil {
-			return translate("activate authenticator", err)
-		}
-		for _, f := range act.EndSessionsWith { // and the sign-ins in flight that proved the old app
-			if err := endSignInsInFlight(tx, p.UserID, f); err != nil {
-				return err
+		if len(act.EndSessionsWith) > 0 { // and the sign-ins in flight that proved the old app (deleted above)
+			where, args := sessionsCarrying(p.UserID, act.EndSessionsWith, act.KeepSession)
+			if err := endSessionsAndSignIns(tx, p.UserID, act.EndSessionsWith, where, args...); err != nil {
+				return translate("activate authenticator", err)
 			}
 		}
 		if err := revokeTokensWithAMR(tx, p.UserID, act.RevokeAMR, now); err != nil {
@@ -267,17 +265,19 @@ const (
 )
 
 // ResetMFA removes the user's authenticator, recovery codes, passkeys and security keys and pending
-// enrolments and ends their sessions, in one transaction, with its audit event. With code, the user's next enrolment needs that
-// enrolment code (it replaces an earlier one); without, the next sign-in that needs MFA enrols freely.
+// enrolments and ends their sessions and sign-ins in flight, in one transaction, with its audit event.
+// With code, the user's next enrolment needs that enrolment code (it replaces an earlier one); without,
+// the next sign-in that needs MFA enrols freely.
 func (s *Store) ResetMFA(ctx context.Context, userID string, code *EnrolmentCode, ev AuditEvent) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &sessionRow{}, &pendingEnrolmentRow{}, &enrolmentCodeRow{}, &webauthnCredentialRow{}} {
+		for _, m := range []any{&authenticatorRow{}, &recoveryCodeRow{}, &pendingEnrolmentRow{}, &enrolmentCodeRow{}, &webauthnCredentialRow{}} {
 			if err := tx.Where("user_id = ?", userID).Delete(m).Error; err != nil {
 				return translate("reset mfa", err)
 			}
 		}
-		if err := endSignInsInFlight(tx, userID, ""); err != nil {
-			return err
+		// After the factors' deletes: see endSessionsAndSignIns.
+		if err := endSessionsAndSignIns(tx, userID, nil, "user_id = ?", userID); err != nil {
+			return translate("reset mfa", err)
 		}
 		if code != nil {
 			r := enrolmentCodeRow{UserID: userID, TenantID: code.TenantID, CodeHash: code.CodeHash, CreatedBy: code.CreatedBy,
@@ -344,11 +344,9 @@ func (s *Store) UseRecoveryCode(ctx context.Context, id string, now time.Time, r
 	})
 }
 
-// endSessionsCarrying ends the user's sessions that carry any of factors, except keep.
-func endSessionsCarrying(tx *gorm.DB, userID string, factors []string, keep string) error {
-	if len(factors) == 0 {
-		return nil
-	}
+// sessionsCarrying is the condition (with its arguments) that selects the user's sessions that carry any
+// of factors (at least one), except keep.
+func sessionsCarrying(userID string, factors []string, keep string) (string, []any) {
 	holds, args := holdsAnyWord("factors", factors)
 	where := "user_id = ? AND " + holds
 	args = append([]any{userID}, args...)
@@ -356,7 +354,7 @@ func endSessionsCarrying(tx *gorm.DB, userID string, factors []string, keep stri
 		where += " AND id <> ?"
 		args = append(args, keep)
 	}
-	return tx.Where(where, args...).Delete(&sessionRow{}).Error
+	return where, args
 }
 
 // holdsAnyWord is the condition that column, a list of space-separated words (factors, amr values),

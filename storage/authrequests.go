@@ -122,13 +122,78 @@ const maxRevokePasses = 16
 // endSignInsInFlight ends the user's sign-ins that have not yielded tokens yet (no code redeemed), in
 // tx: wherever their sessions end because a factor was reset or removed or the password changed, a
 // sign-in that proved the old factors (parked at the provider's callback, or its code not yet
-// redeemed) must not finish afterwards. With factor, only the sign-ins that recorded it end. A sign-in
-// whose code was redeemed stays for tracing a replay; its tokens are revoked with the user's.
-func endSignInsInFlight(tx *gorm.DB, userID, factor string) error {
+// redeemed) must not finish afterwards. With factors, only the sign-ins that recorded any of them end.
+// A sign-in whose code was redeemed stays for tracing a replay; its tokens are revoked with the user's.
+// Changes call it through endSessionsAndSignIns, which orders it with the end of the sessions.
+func endSignInsInFlight(tx *gorm.DB, userID string, factors []string) error {
 	q := tx.Where("user_id = ? AND code_used_at IS NULL AND consumed_at IS NULL", userID)
-	if factor != "" {
-		holds, args := holdsAnyWord("factors", []string{factor})
+	if len(factors) > 0 {
+		holds, args := holdsAnyWord("factors", factors)
 		q = q.Where(holds, args...)
 	}
 	return translate("end sign-ins in flight", q.Delete(&authRequestRow{}).Error)
 }
+
+// endSessionsAndSignIns ends the user's sessions that the condition sessions (with args) selects and
+// their sign-ins in flight (endSignInsInFlight with factors), in tx, the transaction of a change that
+// makes a credential stop counting: a password set, a user disabled or deleted, an MFA reset, a key
+// removed, an app replaced. The change must have updated, deleted or locked the credential's row (the
+// user's, for a password or the user's state) before it calls this, in the same transaction.
+//
+// The sign-in steps it races run without a transaction around the check that allowed them: a step
+// verifies a password (or a code, a key, a session) against what it read, then records its login on
+// the auth request (RecordLogin, RebindAndRecordLogin), and the sign-in then stores its session
+// (CreateSignInSession), each in a statement of its own. So what this must not miss may be committed
+// while it runs. On SQLite every write is serialised on the one writer connection, so each of those
+// statements lands wholly before this transaction (which then ends what it wrote) or after it (which
+// then finds the credential changed or the request gone). On PostgreSQL under READ COMMITTED each
+// statement sees the rows committed before it started, and a statement that meets a row another
+// transaction has locked waits for it and then re-checks its conditions on the row's newest version
+// (UPDATE, DELETE, SELECT FOR SHARE); the statements below rely on exactly that.
+//
+//  0. A step's record is conditioned on what it verified (Proof), read and locked (FOR SHARE) by the
+//     record's statement: the user's password hash and enabled state, the authenticator app, the key.
+//     The change wrote (or locked) that row first: either the record locked it before, and then the
+//     change waited until the record committed, so every statement below (each with a newer snapshot)
+//     sees the recorded request; or the change came first, and then the record waits for the change,
+//     re-reads the row as the change left it and records nothing. (A record on a request that names the
+//     user already also meets the request's own row, which the sign-ins' delete locks.)
+//  1. End the sessions. A sign-in that carries a session's factors over records them on condition of
+//     the session (0), locking it: either the record came first, and then this delete waited for it,
+//     and the sign-ins' delete (2), a later statement, sees the recorded request; or the record finds
+//     the session gone.
+//  2. End the sign-ins in flight. Storing a sign-in's session reads and locks (FOR SHARE) its auth
+//     request and stores the session only if the request still names that user with those factors.
+//     Either it locks the request first: then this delete waits until the session is committed, and
+//     the sessions' delete (3) sees it. Or the delete comes first: then the insert waits for this
+//     transaction, finds the request gone and stores nothing.
+//  3. End the sessions again: those that 2 waited for. If this deletes none, no session can be stored
+//     after it: that would need a request recorded after 2's snapshot, which only a carry-over can do
+//     (0 and 2 refuse or end every other record), of a session that 3 did not delete, so of one
+//     committed after 3's snapshot, stored the same way in its turn: no first such session exists.
+//     Otherwise a session that 3 deleted may have been carried over meanwhile (a browser's whole
+//     request between two statements: in theory), so 2 and 3 run again, until 3 deletes none.
+//
+// A session is stored after the request's lock, and then its foreign keys lock the user's and the
+// tenant's rows (FOR KEY SHARE): a change that holds such a row with FOR UPDATE while it deletes a
+// request makes a deadlock, which PostgreSQL breaks by failing one of the two (both retry). So the
+// user's row is locked with FOR NO KEY UPDATE (UpdateUser, DeleteUser), which those checks pass.
+func endSessionsAndSignIns(tx *gorm.DB, userID string, factors []string, sessions string, args ...any) error {
+	if err := tx.Where(sessions, args...).Delete(&sessionRow{}).Error; err != nil {
+		return translate("end sessions", err)
+	}
+	for range maxEndPasses {
+		if err := endSignInsInFlight(tx, userID, factors); err != nil {
+			return err
+		}
+		res := tx.Where(sessions, args...).Delete(&sessionRow{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return translate("end sessions", res.Error)
+		}
+	}
+	return fmt.Errorf("end sessions: sign-ins of the user were still storing sessions after %d passes", maxEndPasses)
+}
+
+// maxEndPasses bounds endSessionsAndSignIns's passes. Each pass after the first needs a session stored
+// during the previous one and carried over into a new sign-in before its end: one pass is the rule.
+const maxEndPasses = 8

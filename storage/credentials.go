@@ -193,12 +193,10 @@ func (s *Store) DeleteCredential(ctx context.Context, userID, id, endSessionsWit
 		if res.RowsAffected != 1 {
 			return translate("delete credential", ErrNotFound)
 		}
-		if endSessionsWith != "" {
-			if err := endSessionsCarrying(tx, userID, []string{endSessionsWith}, ""); err != nil {
+		if endSessionsWith != "" { // after the credential's delete: see endSessionsAndSignIns
+			where, args := sessionsCarrying(userID, []string{endSessionsWith}, "")
+			if err := endSessionsAndSignIns(tx, userID, []string{endSessionsWith}, where, args...); err != nil {
 				return translate("delete credential", err)
-			}
-			if err := endSignInsInFlight(tx, userID, endSessionsWith); err != nil {
-				return err
 			}
 		}
 		if revokeAMR != "" {

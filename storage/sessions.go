@@ -20,23 +20,19 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return translate("delete session", s.ctx(ctx).Where("id = ?", id).Delete(&sessionRow{}).Error)
 }
 
-// DeleteUserSessions ends every session of the user, and their sign-ins in flight (endSignInsInFlight).
+// DeleteUserSessions ends every session of the user, and their sign-ins in flight
+// (endSessionsAndSignIns: call it after the change that ends them, in the same transaction).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("user_id = ?", userID).Delete(&sessionRow{}).Error; err != nil {
-			return translate("delete user sessions", err)
-		}
-		return endSignInsInFlight(tx, userID, "")
+		return translate("delete user sessions", endSessionsAndSignIns(tx, userID, nil, "user_id = ?", userID))
 	})
 }
 
 // DeleteOtherSessions ends every session of the user except keepID (the browser that asked), and their
-// sign-ins in flight (endSignInsInFlight).
+// sign-ins in flight (endSessionsAndSignIns: call it after the change that ends them, in the same
+// transaction).
 func (s *Store) DeleteOtherSessions(ctx context.Context, userID, keepID string) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("user_id = ? AND id <> ?", userID, keepID).Delete(&sessionRow{}).Error; err != nil {
-			return translate("delete other sessions", err)
-		}
-		return endSignInsInFlight(tx, userID, "")
+		return translate("delete other sessions", endSessionsAndSignIns(tx, userID, nil, "user_id = ? AND id <> ?", userID, keepID))
 	})
 }

@@ -3,8 +3,12 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // The reads of a sign-in's steps (the login pages, the provider's callback, the code exchange): the auth
@@ -259,6 +263,18 @@ const (
 	consumeAuthRequestSQL = `UPDATE auth_requests SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL`
 	insertSessionSQL      = `INSERT INTO sessions (id, tenant_id, user_id, factors, auth_time, created_at, expires_at)
  VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// CreateSignInSession: the session's row is taken from the sign-in's auth request, as it must still
+	// be. SQLite runs one write at a time: the check and the insert are one step of the one writer.
+	signInLiveSQL          = `SELECT 1 FROM auth_requests WHERE id = ? AND user_id = ? AND factors = ? AND code_used_at IS NULL AND consumed_at IS NULL`
+	insertSignInSessionSQL = `INSERT INTO sessions (id, tenant_id, user_id, factors, auth_time, created_at, expires_at)
+ SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (` + signInLiveSQL + `)`
+	// PostgreSQL: the statement reads the auth request and locks it (FOR SHARE) until it commits, so
+	// the delete of a change that ends the sign-in waits for the session and its later statements see
+	// it, or the insert waits for the change and finds the request gone (endSessionsAndSignIns).
+	pgInsertSignInSessionSQL = `WITH live AS (SELECT 1 FROM auth_requests WHERE id = $8 AND user_id = $3 AND factors = $4
+ AND code_used_at IS NULL AND consumed_at IS NULL FOR SHARE)
+ INSERT INTO sessions (id, tenant_id, user_id, factors, auth_time, created_at, expires_at)
+ SELECT $1, $2, $3, $4, $5::timestamptz, $6::timestamptz, $7::timestamptz FROM live`
 	insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, actor_id, action, target_id, address, detail, created_at)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -287,23 +303,78 @@ func (s *Store) RebindBrowser(ctx context.Context, oldHash, newHash string) erro
 	return err
 }
 
+// Proof names what a sign-in step verified before it records its login, so that the record holds only
+// while that is still so: a password reset or change, a disabled or deleted user, an admin's MFA reset,
+// a removed key or a replaced authenticator app that commits between the check and the record makes
+// the record ErrConflict (see endSessionsAndSignIns for the interleavings). The zero Proof adds no
+// condition of its own; a record that names a user the request did not name yet is always conditioned
+// on that user existing and not being disabled.
+type Proof struct {
+	PasswordHash    string // the password step: the user's hash that the password was verified against
+	AuthenticatorID string // a code or recovery code step, or an app's enrolment: the user's authenticator app
+	CredentialID    string // a key's step (or a key just added): the WebAuthn credential (its storage id)
+	SessionID       string // a session's factors carried over: that SSO session
+}
+
+// proofCondition returns the conditions that a record of userID's login under proof adds to its
+// compare-and-set (prevUserID: the user the request named before), and their arguments. Each is an
+// EXISTS on the row that must still be as the step saw it; on PostgreSQL it locks that row (FOR SHARE)
+// until the record commits, so a change that updates or deletes the row waits for the record (and then
+// sees it), or the record waits for the change and re-reads the row as the change left it (READ
+// COMMITTED re-checks a locked row's newest version).
+func (s *Store) proofCondition(prevUserID, userID string, p Proof) (string, []any) {
+	if p == (Proof{}) && userID == prevUserID {
+		return "", nil
+	}
+	lock := ""
+	if s.dialect == DialectPostgres {
+		lock = " FOR SHARE"
+	}
+	var b strings.Builder
+	var args []any
+	exists := func(from string, a ...any) {
+		b.WriteString(" AND EXISTS (SELECT 1 FROM " + from + lock + ")")
+		args = append(args, a...)
+	}
+	switch {
+	case p.PasswordHash != "":
+		exists("users WHERE id = ? AND password_hash = ? AND NOT disabled", userID, p.PasswordHash)
+	case userID != prevUserID:
+		exists("users WHERE id = ? AND NOT disabled", userID)
+	}
+	if p.AuthenticatorID != "" {
+		exists("authenticators WHERE id = ? AND user_id = ?", p.AuthenticatorID, userID)
+	}
+	if p.CredentialID != "" {
+		exists("webauthn_credentials WHERE id = ? AND user_id = ?", p.CredentialID, userID)
+	}
+	if p.SessionID != "" {
+		exists("sessions WHERE id = ? AND user_id = ?", p.SessionID, userID)
+	}
+	return b.String(), args
+}
+
 // RecordLogin sets who is signing in and the factors proven so far, as one compare-and-set against the
 // state the caller read (prev): the same browser, the same or no user, the same factors, and no code
-// issued yet. Anything else is ErrConflict, so a stale or parallel step can never add a factor.
-func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time) error {
+// issued yet, and what the step verified (proof) still so. Anything else is ErrConflict, so a stale or
+// parallel step can never add a factor, nor a step whose credential was changed or removed meanwhile.
+func (s *Store) RecordLogin(ctx context.Context, prev AuthRequest, userID string, factors []string, authTime time.Time, proof Proof) error {
 	var ls lists
 	next, was := ls.join("factors", factors), ls.join("factors", prev.Factors)
 	if ls.err != nil {
 		return fmt.Errorf("record login: %w", ls.err)
 	}
-	return s.execOne(ctx, "record login", recordLoginSQL, userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was)
+	cond, condArgs := s.proofCondition(prev.UserID, userID, proof)
+	args := append([]any{userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was}, condArgs...)
+	return s.execOne(ctx, "record login", recordLoginSQL+cond, args...)
 }
 
 // RebindAndRecordLogin is RebindBrowser from prev.BrowserHash (the binding the browser holds) to newHash
-// and then RecordLogin on prev under newHash, at once: one statement on PostgreSQL, one transaction on
-// SQLite. On ErrConflict the other sign-ins of the browser were moved all the same (as by the two calls),
-// so the caller hands the browser the new binding either way.
-func (s *Store) RebindAndRecordLogin(ctx context.Context, prev AuthRequest, newHash, userID string, factors []string, authTime time.Time) error {
+// and then RecordLogin on prev under newHash (with proof), at once: one statement on PostgreSQL, one
+// transaction on SQLite. On ErrConflict the other sign-ins of the browser were moved all the same (as by
+// the two calls), so the caller hands the browser the new binding either way.
+func (s *Store) RebindAndRecordLogin(ctx context.Context, prev AuthRequest, newHash, userID string, factors []string, authTime time.Time,
+	proof Proof) error {
 	if prev.BrowserHash == "" || newHash == "" {
 		return translate("record login", ErrConflict)
 	}
@@ -312,18 +383,20 @@ func (s *Store) RebindAndRecordLogin(ctx context.Context, prev AuthRequest, newH
 	if ls.err != nil {
 		return fmt.Errorf("record login: %w", ls.err)
 	}
+	cond, condArgs := s.proofCondition(prev.UserID, userID, proof)
 	moveArgs := []any{newHash, prev.BrowserHash, prev.ID}
-	recordArgs := []any{newHash, userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was}
+	recordArgs := append([]any{newHash, userID, next, utc(authTime), prev.ID, prev.BrowserHash, prev.UserID, was}, condArgs...)
 	if s.dialect == DialectPostgres {
-		return s.execOne(ctx, "record login", pgRebindAndRecordLoginSQL, append(moveArgs, recordArgs...)...)
+		return s.execOne(ctx, "record login", pgRebindAndRecordLoginSQL+cond, append(moveArgs, recordArgs...)...)
 	}
-	s.prepareWrites(ctx, rebindOthersSQL, rebindRecordLoginSQL)
+	record := rebindRecordLoginSQL + cond
+	s.prepareWrites(ctx, rebindOthersSQL, record)
 	var conflict error
 	err := s.sqlTx(ctx, "record login", func(tx *sql.Tx) error {
 		if _, err := s.execOn(ctx, tx, rebindOthersSQL, moveArgs...); err != nil {
 			return err
 		}
-		res, err := s.execOn(ctx, tx, rebindRecordLoginSQL, recordArgs...)
+		res, err := s.execOn(ctx, tx, record, recordArgs...)
 		if err != nil {
 			return err
 		}
@@ -361,6 +434,38 @@ func (s *Store) CreateSession(ctx context.Context, ss Session) error {
 	}
 	_, err = s.exec(ctx, "create session", insertSessionSQL, ss.ID, ss.TenantID, ss.UserID, factors, utc(ss.AuthTime),
 		utc(ss.CreatedAt), utc(ss.ExpiresAt))
+	return err
+}
+
+// CreateSignInSession stores the SSO session that the sign-in authRequestID completed: only while that
+// auth request still exists, names ss.UserID with exactly ss.Factors and has no code redeemed, in one
+// statement. Anything else is ErrConflict and stores nothing: a change that ended the user's sign-ins
+// in flight (endSessionsAndSignIns) after the sign-in recorded its factors leaves no session behind.
+func (s *Store) CreateSignInSession(ctx context.Context, authRequestID string, ss Session) error {
+	if ss.CreatedAt.IsZero() {
+		ss.CreatedAt = time.Now()
+	}
+	factors, err := join(ss.Factors)
+	if err != nil {
+		return fmt.Errorf("create sign-in session: factors: %w", err)
+	}
+	args := []any{ss.ID, ss.TenantID, ss.UserID, factors, utc(ss.AuthTime), utc(ss.CreatedAt), utc(ss.ExpiresAt), authRequestID}
+	q := insertSignInSessionSQL
+	if s.dialect == DialectPostgres {
+		q = pgInsertSignInSessionSQL
+	} else {
+		args = append(args, ss.UserID, factors)
+	}
+	err = s.retried(ctx, func() error {
+		res, err := s.execOn(ctx, s.pool(), q, args...)
+		if err != nil {
+			return err
+		}
+		return spentOne(res)
+	})
+	if err = s.translateSQL("create sign-in session", err); errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return translate("create sign-in session", ErrConflict) // the user is gone
+	}
 	return err
 }
 

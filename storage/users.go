@@ -50,16 +50,19 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, offset, limit in
 }
 
 // UpdateUser changes a user inside a transaction: update edits a copy of the current record.
-// The id, tenant and creation time cannot change. A disabled user also loses its sessions.
-// The row is read locked (FOR UPDATE on PostgreSQL), so concurrent updates of one user run one after
-// the other and each edits what the previous one wrote: the whole record is written back, and an
+// The id, tenant and creation time cannot change. A disabled user also loses its sessions and sign-ins
+// in flight (endSessionsAndSignIns).
+// The row is read locked (FOR NO KEY UPDATE on PostgreSQL), so concurrent updates of one user run one
+// after the other and each edits what the previous one wrote: the whole record is written back, and an
 // unlocked read under READ COMMITTED could put back a role or a disabled flag that another update
-// had just changed (a rename undoing a concurrent disable).
+// had just changed (a rename undoing a concurrent disable). The lock also makes a sign-in step's record
+// that checks the user's password hash or disabled flag (Proof) wait for this transaction; it leaves
+// foreign-key checks (a session being stored for the user) free, which must not wait on it.
 func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) error) (User, error) {
 	var out User
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var r userRow
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
+		if err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
 			return translate("update user", err)
 		}
 		u := userFromRow(r)
@@ -72,7 +75,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) er
 			return translate("update user", err)
 		}
 		if u.Disabled && !r.Disabled {
-			if err := tx.Where("user_id = ?", id).Delete(&sessionRow{}).Error; err != nil {
+			if err := endSessionsAndSignIns(tx, id, nil, "user_id = ?", id); err != nil {
 				return translate("update user", err)
 			}
 		}
@@ -104,10 +107,18 @@ func (s *Store) CountActiveAdmins(ctx context.Context, tenantID string) (int64, 
 }
 
 // DeleteUser removes the user and everything that hangs on them (sessions, authenticator, recovery
-// and enrolment codes, emailed links: by foreign key), and revokes their tokens, in one transaction.
-// Audit events keep the user's id only.
+// and enrolment codes, emailed links: by foreign key), ends their sign-ins in flight and revokes their
+// tokens, in one transaction. Audit events keep the user's id only.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
+		// The row is locked first, as UpdateUser does, so that a sign-in step naming the user either
+		// committed before (and is ended below) or waits and finds the user gone (endSessionsAndSignIns).
+		if err := tx.Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Select("id").Where("id = ?", id).Take(&userRow{}).Error; err != nil {
+			return translate("delete user", err)
+		}
+		if err := endSessionsAndSignIns(tx, id, nil, "user_id = ?", id); err != nil {
+			return translate("delete user", err)
+		}
 		if err := tx.Model(&accessTokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(now)).Error; err != nil {
 			return translate("delete user", err)
 		}

@@ -31,6 +31,7 @@ func RunConcurrencyTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"UpdateUser", testConcurrentUpdateUser},
 		{"RevokeUserTokensAndWrites", testConcurrentRevokeUserTokensAndWrites},
 		{"LockUserCappedMail", testConcurrentLockUserCappedMail},
+		{"SignInAndReset", testConcurrentSignInAndReset},
 	})
 }
 
@@ -233,7 +234,7 @@ func testConcurrentRecordLogin(t *testing.T, st *storage.Store) {
 		users[i] = mustUser(t, st, w.tenant.ID, storage.NewID()+"@example.com")
 	}
 	winner := wantOneWinner(t, race(func(i int) error {
-		return st.RecordLogin(ctx, prev, users[i].ID, []string{factorPassword}, now())
+		return st.RecordLogin(ctx, prev, users[i].ID, []string{factorPassword}, now(), storage.Proof{})
 	}))
 	got, err := st.AuthRequestByID(ctx, a.ID)
 	wantErr(t, "AuthRequestByID", err, nil)

@@ -30,6 +30,8 @@ func RunTests(t *testing.T, open func(testing.TB) *storage.Store) {
 		{"BindAuthRequest", testBindAuthRequest},
 		{"RecordLogin", testRecordLogin},
 		{"RebindAndRecordLogin", testRebindAndRecordLogin},
+		{"RecordLoginProof", testRecordLoginProof},
+		{"CreateSignInSession", testCreateSignInSession},
 		{"SaveAuthCode", testSaveAuthCode},
 		{"ConsumeCode", testConsumeCode},
 		{"Tokens", testTokens},
@@ -158,7 +160,7 @@ func (w world) mustCodeRequest(t *testing.T, st *storage.Store, codeHash string,
 		t.Fatalf("BindAuthRequest: %v", err)
 	}
 	a.BrowserHash = "browser"
-	if err := st.RecordLogin(ctx, a, w.user.ID, []string{factorPassword}, now()); err != nil {
+	if err := st.RecordLogin(ctx, a, w.user.ID, []string{factorPassword}, now(), storage.Proof{}); err != nil {
 		t.Fatalf("RecordLogin: %v", err)
 	}
 	if err := st.SaveAuthCode(ctx, a.ID, codeHash, codeExpiresAt); err != nil {

@@ -81,7 +81,7 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 	both := []string{factorPassword, factorOTP}
 
 	unbound := w.mustAuthRequest(t, st)
-	wantErr(t, "RecordLogin on an unbound request", st.RecordLogin(ctx, unbound, w.user.ID, pwd, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin on an unbound request", st.RecordLogin(ctx, unbound, w.user.ID, pwd, now(), storage.Proof{}), storage.ErrConflict)
 
 	a := w.mustAuthRequest(t, st)
 	wantErr(t, "BindAuthRequest", st.BindAuthRequest(ctx, a.ID, "browser"), nil)
@@ -90,10 +90,10 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 
 	wrongBrowser := fresh
 	wrongBrowser.BrowserHash = "other"
-	wantErr(t, "RecordLogin from another browser", st.RecordLogin(ctx, wrongBrowser, w.user.ID, pwd, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin from another browser", st.RecordLogin(ctx, wrongBrowser, w.user.ID, pwd, now(), storage.Proof{}), storage.ErrConflict)
 
 	authTime := now()
-	wantErr(t, "RecordLogin password", st.RecordLogin(ctx, fresh, w.user.ID, pwd, authTime), nil)
+	wantErr(t, "RecordLogin password", st.RecordLogin(ctx, fresh, w.user.ID, pwd, authTime, storage.Proof{}), nil)
 	got, err := st.AuthRequestByID(ctx, a.ID)
 	wantErr(t, "AuthRequestByID", err, nil)
 	if got.UserID != w.user.ID {
@@ -103,15 +103,15 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 	wantTime(t, "AuthTime", got.AuthTime, authTime)
 
 	// The state the first step read is stale now: it can never add a factor.
-	wantErr(t, "RecordLogin with stale prev", st.RecordLogin(ctx, fresh, w.user.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin with stale prev", st.RecordLogin(ctx, fresh, w.user.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 	switched := got
 	switched.UserID = bob.ID
-	wantErr(t, "RecordLogin claiming another user was signing in", st.RecordLogin(ctx, switched, bob.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin claiming another user was signing in", st.RecordLogin(ctx, switched, bob.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 	moreFactors := got
 	moreFactors.Factors = both
-	wantErr(t, "RecordLogin with factors it did not read", st.RecordLogin(ctx, moreFactors, w.user.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin with factors it did not read", st.RecordLogin(ctx, moreFactors, w.user.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 
-	wantErr(t, "RecordLogin second factor", st.RecordLogin(ctx, got, w.user.ID, both, now()), nil)
+	wantErr(t, "RecordLogin second factor", st.RecordLogin(ctx, got, w.user.ID, both, now(), storage.Proof{}), nil)
 	got, err = st.AuthRequestByID(ctx, a.ID)
 	wantErr(t, "AuthRequestByID", err, nil)
 	wantEqual(t, "Factors", got.Factors, both)
@@ -119,7 +119,7 @@ func testRecordLogin(t *testing.T, st *storage.Store) {
 	wantErr(t, "SaveAuthCode", st.SaveAuthCode(ctx, a.ID, "code", now().Add(time.Minute)), nil)
 	got, err = st.AuthRequestByID(ctx, a.ID)
 	wantErr(t, "AuthRequestByID", err, nil)
-	wantErr(t, "RecordLogin after the code was issued", st.RecordLogin(ctx, got, w.user.ID, pwd, now()), storage.ErrConflict)
+	wantErr(t, "RecordLogin after the code was issued", st.RecordLogin(ctx, got, w.user.ID, pwd, now(), storage.Proof{}), storage.ErrConflict)
 }
 
 // testRebindAndRecordLogin checks the sign-in step's write: the browser's sign-ins move to the new
@@ -145,7 +145,7 @@ func testRebindAndRecordLogin(t *testing.T, st *storage.Store) {
 	wantErr(t, "SaveAuthCode", st.SaveAuthCode(ctx, issued.ID, "code-rr", now().Add(time.Minute)), nil)
 
 	authTime := now()
-	wantErr(t, "RebindAndRecordLogin", st.RebindAndRecordLogin(ctx, a, "h2", w.user.ID, pwd, authTime), nil)
+	wantErr(t, "RebindAndRecordLogin", st.RebindAndRecordLogin(ctx, a, "h2", w.user.ID, pwd, authTime, storage.Proof{}), nil)
 	got := hashOf(a.ID)
 	if got.BrowserHash != "h2" || got.UserID != w.user.ID {
 		t.Errorf("after the step: binding %q, user %q; want h2, %q", got.BrowserHash, got.UserID, w.user.ID)
@@ -165,7 +165,7 @@ func testRebindAndRecordLogin(t *testing.T, st *storage.Store) {
 	// Stale state (the factors it read changed): nothing recorded, but the browser's sign-ins still move.
 	stale := a
 	stale.BrowserHash = "h2"
-	wantErr(t, "RebindAndRecordLogin with stale prev", st.RebindAndRecordLogin(ctx, stale, "h3", w.user.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RebindAndRecordLogin with stale prev", st.RebindAndRecordLogin(ctx, stale, "h3", w.user.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 	if got := hashOf(a.ID); got.BrowserHash != "h2" || len(got.Factors) != 1 {
 		t.Errorf("a refused step wrote: binding %q, factors %v", got.BrowserHash, got.Factors)
 	}
@@ -175,9 +175,9 @@ func testRebindAndRecordLogin(t *testing.T, st *storage.Store) {
 	// Another browser's binding records nothing; an empty one neither.
 	wrong := hashOf(a.ID)
 	wrong.BrowserHash = "other"
-	wantErr(t, "RebindAndRecordLogin from another browser", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RebindAndRecordLogin from another browser", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 	wrong.BrowserHash = ""
-	wantErr(t, "RebindAndRecordLogin without a binding", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now()), storage.ErrConflict)
+	wantErr(t, "RebindAndRecordLogin without a binding", st.RebindAndRecordLogin(ctx, wrong, "h4", w.user.ID, both, now(), storage.Proof{}), storage.ErrConflict)
 	if got := hashOf(a.ID); len(got.Factors) != 1 {
 		t.Errorf("factors %v after refused steps, want the password only", got.Factors)
 	}
@@ -498,7 +498,7 @@ func testEndSignInsInFlight(t *testing.T, st *storage.Store) {
 		a := w.mustAuthRequest(t, st)
 		wantErr(t, "BindAuthRequest", st.BindAuthRequest(ctx, a.ID, "browser-"+a.ID), nil)
 		a.BrowserHash = "browser-" + a.ID
-		wantErr(t, "RecordLogin", st.RecordLogin(ctx, a, u.ID, factors, now()), nil)
+		wantErr(t, "RecordLogin", st.RecordLogin(ctx, a, u.ID, factors, now(), storage.Proof{}), nil)
 		return a
 	}
 	alive := func(what string, a storage.AuthRequest, want bool) {

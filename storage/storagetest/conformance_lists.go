@@ -56,8 +56,8 @@ func testListItemsWithWhitespace(t *testing.T, st *storage.Store) {
 			a := w.mustAuthRequest(t, st)
 			wantErr(t, "BindAuthRequest", st.BindAuthRequest(ctx, a.ID, "browser"), nil)
 			a.BrowserHash = "browser"
-			wantErr(t, "RecordLogin", st.RecordLogin(ctx, a, w.user.ID, []string{factorPassword, bad}, now()), storage.ErrInvalid)
-			wantErr(t, "RebindAndRecordLogin", st.RebindAndRecordLogin(ctx, a, "browser-2", w.user.ID, []string{bad}, now()), storage.ErrInvalid)
+			wantErr(t, "RecordLogin", st.RecordLogin(ctx, a, w.user.ID, []string{factorPassword, bad}, now(), storage.Proof{}), storage.ErrInvalid)
+			wantErr(t, "RebindAndRecordLogin", st.RebindAndRecordLogin(ctx, a, "browser-2", w.user.ID, []string{bad}, now(), storage.Proof{}), storage.ErrInvalid)
 			got, err := st.AuthRequestByID(ctx, a.ID)
 			wantErr(t, "AuthRequestByID", err, nil)
 			if got.UserID != "" || len(got.Factors) != 0 || got.BrowserHash != "browser" {
