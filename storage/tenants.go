@@ -58,13 +58,16 @@ func (s *Store) CountTenants(ctx context.Context) (int64, error) {
 }
 
 // LockTenant locks the tenant's row until the transaction of a Store bound to one (InTx) ends:
-// SELECT ... FOR UPDATE on PostgreSQL (SQLite's one writer runs transactions one at a time anyway).
+// SELECT ... FOR NO KEY UPDATE on PostgreSQL (SQLite's one writer runs transactions one at a time anyway).
 // Changes that must each see what the others did to the tenant, such as taking an admin from it, take
 // it first: they then run one after another, and every statement after the lock sees the previous
 // one's commit (READ COMMITTED gives each statement a new snapshot). A missing tenant is ErrNotFound.
+// The lock leaves the foreign-key checks of the tenant's new rows free (FOR KEY SHARE): a sign-in
+// storing its session while holding its request's lock must not wait on it, or a change that ends the
+// sign-in under this lock would deadlock with it (endSessionsAndSignIns).
 func (s *Store) LockTenant(ctx context.Context, tenantID string) error {
 	var r tenantRow
-	err := s.ctx(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Where("id = ?", tenantID).Take(&r).Error
+	err := s.ctx(ctx).Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Select("id").Where("id = ?", tenantID).Take(&r).Error
 	return translate("lock tenant", err)
 }
 

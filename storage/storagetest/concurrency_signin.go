@@ -65,6 +65,17 @@ func testConcurrentSignInAndReset(t *testing.T, st *storage.Store) {
 				return err
 			}}
 		}},
+		{"session after the password step/admin disables the user", func(t *testing.T, st *storage.Store, w world, u storage.User) signInRound {
+			return signInRound{req: w.boundRequest(t, st, u.ID, pwd), factors: pwd, only: true, change: func() error {
+				return st.InTx(ctx, func(tx *storage.Store) error { // tenantadmin's UpdateUser: the tenant's lock first
+					if err := tx.LockTenant(ctx, u.TenantID); err != nil {
+						return err
+					}
+					_, err := tx.UpdateUser(ctx, u.ID, func(x *storage.User) error { x.Disabled = true; return nil })
+					return err
+				})
+			}}
+		}},
 		{"session after the password step/user deleted", func(t *testing.T, st *storage.Store, w world, u storage.User) signInRound {
 			return signInRound{req: w.boundRequest(t, st, u.ID, pwd), factors: pwd, only: true, change: func() error {
 				return st.DeleteUser(ctx, u.ID, now())
