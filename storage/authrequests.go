@@ -177,8 +177,8 @@ func endSignInsInFlight(tx *gorm.DB, userID string, factors []string) error {
 // A session is stored after the request's lock, and then its foreign keys lock the user's and the
 // tenant's rows (FOR KEY SHARE): a change that holds such a row with FOR UPDATE while it deletes a
 // request makes a deadlock, which PostgreSQL breaks by failing one of the two (both retry). So the
-// user's and the tenant's rows are locked with FOR NO KEY UPDATE (UpdateUser, DeleteUser, LockTenant),
-// which those checks pass.
+// user's and the tenant's rows are locked with FOR NO KEY UPDATE (UpdateUser, DeleteUser, LockUser,
+// LockTenant), which those checks pass.
 func endSessionsAndSignIns(tx *gorm.DB, userID string, factors []string, sessions string, args ...any) error {
 	if err := tx.Where(sessions, args...).Delete(&sessionRow{}).Error; err != nil {
 		return translate("end sessions", err)

@@ -86,14 +86,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(*User) er
 }
 
 // LockUser locks the user's row until the transaction of a Store bound to one (InTx) ends, and returns
-// the user as read under the lock: SELECT ... FOR UPDATE on PostgreSQL (SQLite's one writer runs
+// the user as read under the lock: SELECT ... FOR NO KEY UPDATE on PostgreSQL (SQLite's one writer runs
 // transactions one at a time anyway). Changes of one user that must each see what the others wrote,
 // such as a capped mail (count, then write), take it first: they then run one after another, and every
 // statement after the lock sees the previous one's commit (READ COMMITTED gives each statement a new
-// snapshot). A missing user is ErrNotFound.
+// snapshot). A missing user is ErrNotFound. As UpdateUser's, the lock leaves the foreign-key checks of
+// the user's new rows free: a change that ends the user's sign-ins under it (an MFA reset) must not
+// deadlock with a sign-in storing its session (endSessionsAndSignIns).
 func (s *Store) LockUser(ctx context.Context, id string) (User, error) {
 	var r userRow
-	if err := s.ctx(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.ctx(ctx).Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Where("id = ?", id).Take(&r).Error; err != nil {
 		return User{}, translate("lock user", err)
 	}
 	return userFromRow(r), nil

@@ -59,6 +59,16 @@ func testConcurrentSignInAndReset(t *testing.T, st *storage.Store) {
 				return st.ResetMFA(ctx, u.ID, nil, endEvent(u, "mfa.reset"))
 			}}
 		}},
+		{"session after the password step/admin's MFA reset", func(t *testing.T, st *storage.Store, w world, u storage.User) signInRound {
+			return signInRound{req: w.boundRequest(t, st, u.ID, pwd), factors: pwd, only: true, change: func() error {
+				return st.InTx(ctx, func(tx *storage.Store) error { // tenantadmin's ResetMFA: the user's lock first
+					if _, err := tx.LockUser(ctx, u.ID); err != nil {
+						return err
+					}
+					return tx.ResetMFA(ctx, u.ID, nil, endEvent(u, "mfa.reset"))
+				})
+			}}
+		}},
 		{"session after the password step/user disabled", func(t *testing.T, st *storage.Store, w world, u storage.User) signInRound {
 			return signInRound{req: w.boundRequest(t, st, u.ID, pwd), factors: pwd, only: true, change: func() error {
 				_, err := st.UpdateUser(ctx, u.ID, func(x *storage.User) error { x.Disabled = true; return nil })
