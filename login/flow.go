@@ -85,15 +85,19 @@ func (h *Handler) boundHere(c echo.Context, a storage.AuthRequest) bool {
 }
 
 // loginBinding returns this browser's sign-in binding (the login cookie's value), or "".
-func (h *Handler) loginBinding(c echo.Context) string {
-	if v, ok := c.Get(LoginCookie).(string); ok {
+func (h *Handler) loginBinding(c echo.Context) string { return h.tokenCookie(c, LoginCookie) }
+
+// tokenCookie returns the random token in cookie name (one this server minted: 32–64 characters), or
+// the one set in this response, or "".
+func (h *Handler) tokenCookie(c echo.Context, name string) string {
+	if v, ok := c.Get(name).(string); ok {
 		return v
 	}
-	ck, err := c.Cookie(CookieName(LoginCookie, h.Secure))
+	ck, err := c.Cookie(CookieName(name, h.Secure))
 	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
 		return ""
 	}
-	c.Set(LoginCookie, ck.Value)
+	c.Set(name, ck.Value)
 	return ck.Value
 }
 

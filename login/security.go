@@ -151,17 +151,7 @@ func (h *Handler) signInToken(c echo.Context, f *flow) string {
 // binding it is not renewed at each step: a form of one sign-in, rendered before a step of another
 // sign-in in another tab renewed the binding, still posts. The server mints it (newBrowserSecret), and
 // mints a new one when a browser starts a sign-in with no sign-in binding at all (start).
-func (h *Handler) browserSecret(c echo.Context) string {
-	if v, ok := c.Get(BrowserCookie).(string); ok {
-		return v
-	}
-	ck, err := c.Cookie(CookieName(BrowserCookie, h.Secure))
-	if err != nil || len(ck.Value) < 32 || len(ck.Value) > 64 {
-		return ""
-	}
-	c.Set(BrowserCookie, ck.Value)
-	return ck.Value
-}
+func (h *Handler) browserSecret(c echo.Context) string { return h.tokenCookie(c, BrowserCookie) }
 
 // newBrowserSecret gives this browser a new secret, in this response.
 func (h *Handler) newBrowserSecret(c echo.Context) string {
