@@ -167,9 +167,5 @@ func linkBinding(token, browser string) string {
 // without a secret (a link opened in a browser that never signed in here) gets one in this response,
 // and the token is of that secret.
 func (h *Handler) linkCSRFToken(c echo.Context, token string) string {
-	s := h.browserSecret(c)
-	if s == "" {
-		s = h.newBrowserSecret(c)
-	}
-	return h.CSRFKey.Sum(csrfMessage(linkBinding(token, s)))
+	return h.CSRFKey.Sum(csrfMessage(linkBinding(token, h.browserSecretOrNew(c))))
 }

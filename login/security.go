@@ -139,11 +139,7 @@ func signInBinding(id, browser string) string {
 // secret (the first page of its first sign-in, or one that arrived before there were secrets) gets
 // one in this response, and the token is of that secret.
 func (h *Handler) signInToken(c echo.Context, f *flow) string {
-	s := h.browserSecret(c)
-	if s == "" {
-		s = h.newBrowserSecret(c)
-	}
-	return h.CSRFKey.Sum(csrfMessage(signInBinding(f.req.ID, s)))
+	return h.CSRFKey.Sum(csrfMessage(signInBinding(f.req.ID, h.browserSecretOrNew(c))))
 }
 
 // browserSecret returns this browser's secret (the browser cookie's value, or the one minted in this
@@ -152,6 +148,15 @@ func (h *Handler) signInToken(c echo.Context, f *flow) string {
 // sign-in in another tab renewed the binding, still posts. The server mints it (newBrowserSecret), and
 // mints a new one when a browser starts a sign-in with no sign-in binding at all (start).
 func (h *Handler) browserSecret(c echo.Context) string { return h.tokenCookie(c, BrowserCookie) }
+
+// browserSecretOrNew is this browser's secret, given to it in this response if it has none: the secret a
+// page's form token is bound to.
+func (h *Handler) browserSecretOrNew(c echo.Context) string {
+	if s := h.browserSecret(c); s != "" {
+		return s
+	}
+	return h.newBrowserSecret(c)
+}
 
 // newBrowserSecret gives this browser a new secret, in this response.
 func (h *Handler) newBrowserSecret(c echo.Context) string {
