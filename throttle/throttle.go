@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/storage"
@@ -102,11 +103,30 @@ func (p Policy) Steps() []storage.ThrottleStep {
 
 // firstLock is the first count that locks: the attempts in flight may not reach it less the failures
 // counted. A policy that never locks has none (a count no key reaches).
-func (p Policy) firstLock() int {
-	if steps := p.Steps(); len(steps) > 0 {
+func firstLock(steps []storage.ThrottleStep) int {
+	if len(steps) > 0 {
 		return steps[0].Failures
 	}
 	return math.MaxInt32
+}
+
+// schedule is a policy's Steps and firstLock, computed once per policy rather than at every attempt
+// (Steps evaluates LockFor at every count up to the policy's caps).
+type schedule struct {
+	policy Policy
+	steps  []storage.ThrottleStep
+	first  int
+}
+
+// schedule returns the schedule of l.Policy, computing it when the policy is new or changed.
+func (l *Limiter) schedule() *schedule {
+	if s := l.sched.Load(); s != nil && s.policy == l.Policy {
+		return s
+	}
+	steps := l.Policy.Steps()
+	s := &schedule{policy: l.Policy, steps: steps, first: firstLock(steps)}
+	l.sched.Store(s)
+	return s
 }
 
 // IsLockout reports whether failures reached the lockout threshold.
@@ -164,6 +184,8 @@ type Limiter struct {
 	Store  Store
 	Policy Policy
 	Now    func() time.Time // time.Now when nil
+
+	sched atomic.Pointer[schedule] // Policy's schedule (see schedule)
 }
 
 func (l *Limiter) now() time.Time {
@@ -241,7 +263,7 @@ func (l *Limiter) Fail(ctx context.Context, key string) (storage.Throttle, error
 // its room for a minute.
 func (l *Limiter) Begin(ctx context.Context, key string) (*Attempt, error) {
 	now := l.now()
-	t, ok, err := l.Store.ThrottleAttempt(ctx, key, now, l.Policy.firstLock(), now.Add(-attemptTTL))
+	t, ok, err := l.Store.ThrottleAttempt(ctx, key, now, l.schedule().first, now.Add(-attemptTTL))
 	if err != nil {
 		return nil, fmt.Errorf("begin attempt: %w", err)
 	}
@@ -273,7 +295,7 @@ func (a *Attempt) Fail(ctx context.Context) error {
 		return nil
 	}
 	a.decided = true
-	t, err := a.l.Store.ThrottleAttemptFailed(context.WithoutCancel(ctx), a.key, a.l.now(), a.l.Policy.Steps())
+	t, err := a.l.Store.ThrottleAttemptFailed(context.WithoutCancel(ctx), a.key, a.l.now(), a.l.schedule().steps)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
