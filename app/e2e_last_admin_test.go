@@ -3,10 +3,14 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/app/apptest"
+	"github.com/portcullis/portcullis/lifecycle"
 	"github.com/portcullis/portcullis/storage"
 	"github.com/portcullis/portcullis/storage/storagetest"
 	"github.com/portcullis/portcullis/tenantadmin"
@@ -144,5 +148,59 @@ func TestLastAdminInvitationRevoked(t *testing.T) {
 				t.Errorf("the tenant was left without an active admin in %d of %d rounds", lost, rounds)
 			}
 		})
+	})
+}
+
+// TestRevokeInvitationRacingAcceptance: an admin revokes an invitation while the invited user accepts
+// it. Either the acceptance wins and the user, who has chosen a password, stays (the revocation answers
+// that it was accepted), or the revocation wins and the acceptance fails: never a user deleted right
+// after choosing a password.
+func TestRevokeInvitationRacingAcceptance(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, st *storage.Store) {
+		m := newMailEnv(t, st, false)
+		ctx := context.Background()
+		const rounds = 20
+		accepted := 0
+		for round := range rounds {
+			email := fmt.Sprintf("invitee%d@acme.test", round)
+			inv, err := m.env.App.Accounts.Invite(ctx, m.ten, email, "", storage.RoleMember, lifecycle.Actor{ID: "admin"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lu, err := url.Parse(m.deliver(t, email, 1)[0].Link())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			var errAccept, errRevoke error
+			wg.Go(func() {
+				<-start
+				_, errAccept = m.env.App.Accounts.AcceptInvitation(ctx, lu.Query().Get("token"), "a chosen long passphrase 42", lifecycle.Actor{})
+			})
+			wg.Go(func() {
+				<-start
+				// The acceptance hashes its password (~20–40 ms) before it writes: the revocation starts
+				// later from round to round, so that some rounds read the invitation as open just before
+				// the acceptance commits (the interleaving that matters).
+				time.Sleep(time.Duration(round) * 2 * time.Millisecond)
+				errRevoke = m.env.App.Admin.RevokeInvitation(ctx, tenantadmin.Actor{ID: "admin"}, m.ten, inv.Link.ID)
+			})
+			close(start)
+			wg.Wait()
+			_, errUser := st.UserByID(ctx, inv.User.ID)
+			switch {
+			case errAccept == nil && errUser != nil:
+				t.Errorf("round %d: the user who accepted was deleted (revoke: %v, user: %v)", round, errRevoke, errUser)
+			case errAccept == nil:
+				accepted++
+				if !errors.Is(errRevoke, lifecycle.ErrAccepted) {
+					t.Errorf("round %d: the revocation of an accepted invitation answered %v", round, errRevoke)
+				}
+			case errRevoke != nil:
+				t.Errorf("round %d: both failed: accept %v, revoke %v", round, errAccept, errRevoke)
+			}
+		}
+		t.Logf("the acceptance won %d of %d rounds", accepted, rounds)
 	})
 }

@@ -131,10 +131,19 @@ func (s *Service) RevokeInvitation(ctx context.Context, tenant storage.Tenant, i
 		return ErrAccepted
 	}
 	return s.Store.InTx(ctx, func(tx *storage.Store) error {
-		if keep != nil {
+		if keep != nil { // first: it locks the tenant, which every path locks before a user
 			if err := keep(tx, u); err != nil {
 				return err
 			}
+		}
+		// Accepted since the read above? Then the user chose a password and stays (the acceptance's
+		// transaction writes the user's row, so this lock waits for it and reads what it left).
+		locked, err := tx.LockUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if locked.PasswordHash != "" {
+			return ErrAccepted
 		}
 		if err := s.audit(ctx, tx, tenant.ID, by.ID, u.ID, "user.invitation_revoked", by.Address, map[string]any{"invitation_id": id}); err != nil {
 			return err
