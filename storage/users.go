@@ -121,10 +121,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 		if err := endSessionsAndSignIns(tx, id, nil, "user_id = ?", id); err != nil {
 			return translate("delete user", err)
 		}
-		if err := tx.Model(&accessTokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(now)).Error; err != nil {
-			return translate("delete user", err)
-		}
-		if err := tx.Model(&refreshTokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", utc(now)).Error; err != nil {
+		// As every revocation of a user's tokens: also those a code exchange or a rotation in flight is
+		// about to store.
+		if err := revokeSubjectTokens(tx, id, "", nil, now); err != nil {
 			return translate("delete user", err)
 		}
 		if err := tx.Model(&outboxRow{}).Where("user_id = ? AND sent_at IS NULL", id).Delete(&outboxRow{}).Error; err != nil {
