@@ -26,11 +26,7 @@ func (s *Service) ChangePassword(ctx context.Context, u storage.User, current, p
 		if att, err = s.Guesses.Begin(ctx, throttle.PasswordUserKey(u.ID)); err != nil {
 			return err
 		}
-		defer func() {
-			if err := att.Release(ctx); err != nil {
-				s.Log.ErrorContext(ctx, "release password attempt", "user", u.ID, "err", err)
-			}
-		}()
+		defer att.ReleaseLogged(ctx, s.Log)
 	}
 	ok, err := s.Hasher.Verify(ctx, u.PasswordHash, current)
 	if errors.Is(err, secret.ErrBusy) {

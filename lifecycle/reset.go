@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/mail"
+	"github.com/portcullis/portcullis/mfa"
 	"github.com/portcullis/portcullis/storage"
 )
 
@@ -108,13 +109,14 @@ func selfService(createdBy string) bool { return createdBy == "" }
 // resetHeld reports whether the user's self-service reset is held (they have an outstanding
 // enrolment code), read on st (a transaction's Store, where one runs).
 func (s *Service) resetHeld(ctx context.Context, st *storage.Store, userID string) (bool, error) {
-	c, err := st.EnrolmentCodeByUser(ctx, userID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
+	switch err := mfa.EnrolmentCodePending(ctx, st, userID, s.Now()); {
+	case errors.Is(err, mfa.ErrEnrolmentCodeRequired):
+		return true, nil
+	case errors.Is(err, mfa.ErrEnrolmentCodeExpired), err == nil:
+		return false, nil // an expired code enrols no one: only a new MFA reset helps
+	default:
 		return false, err
 	}
-	return s.Now().Before(c.ExpiresAt), nil // an expired code enrols no one: only a new MFA reset helps
 }
 
 // ResetLink checks a reset token without spending it (a page shows the form; mail scanners that open

@@ -144,11 +144,7 @@ func (h *Handler) password(c echo.Context) error {
 			}
 			return h.locked(c, f, err, false)
 		}
-		defer func() {
-			if err := att.Release(ctx); err != nil {
-				h.Log.ErrorContext(ctx, "release password attempt", "user", u.ID, "err", err)
-			}
-		}()
+		defer att.ReleaseLogged(ctx, h.Log)
 	}
 	ok := false
 	if uerr == nil {

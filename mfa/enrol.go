@@ -157,7 +157,7 @@ func (s *Service) confirm(ctx context.Context, user storage.User, pending func()
 	if err != nil {
 		return nil, storage.Authenticator{}, err
 	}
-	defer s.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, s.log())
 	p, err := pending()
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && p.UserID != user.ID) {
 		return nil, storage.Authenticator{}, fmt.Errorf("confirm enrolment: %w", ErrNoPendingEnrolment)

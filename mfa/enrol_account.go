@@ -89,12 +89,13 @@ func (s *Service) accountMayEnrol(ctx context.Context, user storage.User) error 
 	if user.Disabled {
 		return ErrUserDisabled
 	}
-	return enrolmentCodePending(ctx, s.Store, user.ID, s.now())
+	return EnrolmentCodePending(ctx, s.Store, user.ID, s.now())
 }
 
-// enrolmentCodePending refuses, outside a sign-in, a user whose admin's reset left an enrolment code:
+// EnrolmentCodePending refuses, outside a sign-in, a user whose admin's reset left an enrolment code:
 // only a sign-in that presents the code enrols (ErrEnrolmentCodeRequired, or ErrEnrolmentCodeExpired).
-func enrolmentCodePending(ctx context.Context, st interface {
+// The account lifecycle reads it too: a code outstanding holds the user's self-service password reset.
+func EnrolmentCodePending(ctx context.Context, st interface {
 	EnrolmentCodeByUser(ctx context.Context, userID string) (storage.EnrolmentCode, error)
 }, userID string, now time.Time) error {
 	code, err := st.EnrolmentCodeByUser(ctx, userID)

@@ -58,7 +58,7 @@ func (s *Service) RedeemEnrolmentCode(ctx context.Context, user storage.User, au
 	if err != nil {
 		return Enrolment{}, err
 	}
-	defer s.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, s.log())
 	stored, err := s.Store.EnrolmentCodeByUser(ctx, user.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return s.Enrolment(ctx, user, authRequestID, issuer, meta)

@@ -108,7 +108,7 @@ func (s *Service) UseRecoveryCode(ctx context.Context, user storage.User, code s
 	if err != nil {
 		return err
 	}
-	defer s.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, s.log())
 	canon, ok := normaliseRecoveryCode(code)
 	if !ok {
 		return s.refuse(ctx, user, att, meta, AuditRecoveryCodeRefused, FactorRecoveryCode, ErrInvalidCode)

@@ -153,14 +153,6 @@ func (s *Service) begin(ctx context.Context, user storage.User) (*throttle.Attem
 	return s.limiter().Begin(ctx, otpKey(user))
 }
 
-// release takes back an attempt that compared no code (deferred by every caller of begin: after refuse or
-// succeed it does nothing). A failure to do so is logged: the attempt then holds its room for a minute.
-func (s *Service) release(ctx context.Context, user storage.User, att *throttle.Attempt) {
-	if err := att.Release(ctx); err != nil {
-		s.log().ErrorContext(ctx, "release otp attempt", "user", user.ID, "err", err)
-	}
-}
-
 // State names the second-factor state of a user from the result of AuthenticatorByUser: "none" when
 // there is no authenticator (or the lookup failed), else "pending" or "active".
 func State(a storage.Authenticator, err error) string {
@@ -236,7 +228,7 @@ func (s *Service) VerifyWith(ctx context.Context, user storage.User, read *stora
 	if err != nil {
 		return err
 	}
-	defer s.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, s.log())
 	var a storage.Authenticator
 	if read != nil && read.UserID == user.ID {
 		a = *read

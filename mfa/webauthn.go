@@ -342,7 +342,7 @@ func (k *Keys) FinishLogin(ctx context.Context, user storage.User, authRequestID
 	if err != nil {
 		return Assertion{}, err
 	}
-	defer k.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, k.Log)
 	sd, err := k.take(ctx, authRequestID, PurposeAssert, user.ID, user.TenantID)
 	if err != nil {
 		return Assertion{}, k.refusedLogin(ctx, user, att, meta, err)
@@ -400,7 +400,7 @@ func (k *Keys) FinishPasskey(ctx context.Context, tenantID, authRequestID string
 	if err != nil {
 		return Assertion{}, err
 	}
-	defer k.release(ctx, user, att)
+	defer att.ReleaseLogged(ctx, k.Log)
 	sd.UserID = []byte(user.ID) // validated as this user's assertion from here on
 	return k.finish(ctx, user, att, sd, parsed, meta)
 }
@@ -479,14 +479,6 @@ func (k *Keys) refusedLogin(ctx context.Context, user storage.User, att *throttl
 		return fmt.Errorf("%w (and counting the failure failed: %w)", err, ferr)
 	}
 	return err
-}
-
-// release takes back an attempt that checked no answer (deferred after Begin: after a refusal or a
-// success it does nothing). A failure to do so is logged: the attempt then holds its room for a minute.
-func (k *Keys) release(ctx context.Context, user storage.User, att *throttle.Attempt) {
-	if err := att.Release(ctx); err != nil {
-		k.Log.ErrorContext(ctx, "release second-factor attempt", "user", user.ID, "err", err)
-	}
 }
 
 func (k *Keys) audit(ctx context.Context, user storage.User, action string, meta Meta, detail map[string]any) {

@@ -49,5 +49,5 @@ func (k *Keys) FinishAccountRegistration(ctx context.Context, user storage.User,
 
 // noEnrolmentCode refuses while an admin's reset has left an enrolment code for user.
 func (k *Keys) noEnrolmentCode(ctx context.Context, user storage.User) error {
-	return enrolmentCodePending(ctx, k.Store, user.ID, k.Now())
+	return EnrolmentCodePending(ctx, k.Store, user.ID, k.Now())
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
 	"sync/atomic"
@@ -329,6 +330,14 @@ func (a *Attempt) Release(ctx context.Context) error {
 		return fmt.Errorf("release attempt: %w", err)
 	}
 	return nil
+}
+
+// ReleaseLogged is Release for a defer: a failure to take the attempt back is logged on log (the
+// attempt then holds its room until it goes stale, a minute).
+func (a *Attempt) ReleaseLogged(ctx context.Context, log *slog.Logger) {
+	if err := a.Release(ctx); err != nil && log != nil {
+		log.ErrorContext(ctx, "release throttle attempt", "key", a.key, "err", err)
+	}
 }
 
 // Reset clears key's counter altogether (after a password reset, for one). An attempt's success clears
